@@ -1,0 +1,1 @@
+"""Shared core of the Lambda handlers: models, block encoding, storage, spill, HTTP replies."""

@@ -1,0 +1,73 @@
+"""OHLCV bars computed on read from a symbol's ticks in time order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Final
+
+from handlers.core.reading import StoredTick
+
+__all__ = ["INTERVALS", "Bar", "compute_bars"]
+
+INTERVALS: Final = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "5m": 300_000,
+    "1h": 3_600_000,
+    "1d": 86_400_000,
+}
+"""Bar intervals and their lengths in milliseconds; bars start at multiples of the length."""
+
+
+@dataclass(slots=True)
+class Bar:
+    """One interval's open, high, low, close, volume (sum of sizes) and tick count."""
+
+    start: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: Decimal
+    count: int
+
+    def as_json(self) -> dict[str, object]:
+        """The bar as the query API returns it; prices keep the exact text of their tick."""
+        return {
+            "start": self.start,
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": format(self.volume, "f"),
+            "count": self.count,
+        }
+
+
+def compute_bars(ticks: Iterable[StoredTick], interval_ms: int) -> list[Bar]:
+    """Bars from ticks in ascending order; intervals without ticks are left out."""
+    bars: list[Bar] = []
+    current: Bar | None = None
+    high = low = Decimal(0)
+    # Sizes carry up to 38 digits; the default 28-digit context would round their sum.
+    with localcontext() as ctx:
+        ctx.prec = 80
+        for tick in ticks:
+            start = tick.timestamp - tick.timestamp % interval_ms
+            price = Decimal(tick.price)
+            size = Decimal(tick.size) if tick.size is not None else Decimal(0)
+            if current is None or current.start != start:
+                current = Bar(start, tick.price, tick.price, tick.price, tick.price, size, 1)
+                bars.append(current)
+                high = low = price
+                continue
+            if price > high:
+                high, current.high = price, tick.price
+            if price < low:
+                low, current.low = price, tick.price
+            current.close = tick.price
+            current.volume += size
+            current.count += 1
+    return bars

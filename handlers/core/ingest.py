@@ -1,0 +1,158 @@
+"""The ingest service: HTTP API (payload 2.0) event -> ticks -> blocks -> table or spill."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from handlers.core.blocks import Block, build_blocks, idempotency_key
+from handlers.core.errors import ErrorDetail, RequestError, SpillFailed, StoreUnavailable
+from handlers.core.http import error_response, json_response
+from handlers.core.models import TimeWindow, load_json, parse_ticks
+from handlers.core.settings import Settings
+from handlers.core.store import WriteReport
+
+__all__ = ["IngestService"]
+
+_log = logging.getLogger(__name__)
+
+
+class Writer(Protocol):
+    """Writes blocks or raises StoreUnavailable."""
+
+    def write(self, blocks: list[Block]) -> WriteReport:
+        """Write every block."""
+        ...
+
+
+class Spiller(Protocol):
+    """Queues blocks or raises SpillFailed."""
+
+    def send(self, blocks: list[Block]) -> int:
+        """Queue every block."""
+        ...
+
+
+def _body_bytes(event: dict[str, Any], limit: int) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(
+                400,
+                "invalid_body",
+                "the body is not valid base64",
+                [ErrorDetail("body", "bad base64")],
+            ) from None
+    else:
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+    if len(raw) > limit:
+        raise RequestError(
+            413,
+            "payload_too_large",
+            f"the body is {len(raw)} bytes; the limit is {limit}",
+            [ErrorDetail("body", f"at most {limit} bytes")],
+        )
+    if not raw:
+        raise RequestError(400, "invalid_body", "the body is empty", [ErrorDetail("body", "empty")])
+    return raw
+
+
+def _check_content_type(headers: dict[str, str]) -> None:
+    content_type = headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise RequestError(
+            415,
+            "unsupported_media_type",
+            f"content-type must be application/json, not {content_type or 'missing'!r}",
+            [ErrorDetail("content-type", "must be application/json")],
+        )
+
+
+class IngestService:
+    """Validates a request all-or-nothing, writes its blocks, spills what the table refuses."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        writer: Callable[[], Writer],
+        spill: Callable[[], Spiller],
+        *,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._settings = settings
+        self._writer = writer
+        self._spill = spill
+        self._clock_ms = clock_ms
+
+    def blocks_for(self, event: dict[str, Any]) -> tuple[int, list[Block]]:
+        """Parse and validate the event into (tick count, blocks); RequestError if refused."""
+        settings = self._settings
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        _check_content_type(headers)
+        raw = _body_bytes(event, settings.max_body_bytes)
+        try:
+            document = load_json(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RequestError(
+                400,
+                "invalid_json",
+                f"the body is not valid JSON: {exc}",
+                [ErrorDetail("body", "invalid JSON")],
+            ) from None
+        now = self._clock_ms()
+        window = TimeWindow(
+            now_ms=now,
+            past_ms=settings.past_window_s * 1000,
+            future_ms=settings.future_window_s * 1000,
+        )
+        ticks = parse_ticks(document, max_ticks=settings.max_ticks, window=window)
+        key = headers.get("idempotency-key")
+        if key is not None and not 1 <= len(key) <= 255:
+            raise RequestError(
+                400,
+                "invalid_header",
+                "Idempotency-Key must be 1-255 characters",
+                [ErrorDetail("idempotency-key", "1-255 characters")],
+            )
+        expires = now // 1000 + settings.ttl_days * 86_400 if settings.ttl_days else None
+        blocks = build_blocks(
+            ticks, request_key=idempotency_key(key) if key else None, expires_at=expires
+        )
+        return len(ticks), blocks
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Answer one request: 200 stored, 202 queued, 4xx refused, 503 not acknowledged."""
+        try:
+            count, blocks = self.blocks_for(event)
+        except RequestError as exc:
+            return error_response(exc)
+        try:
+            self._writer().write(blocks)
+        except StoreUnavailable as exc:
+            return self._spill_refused(count, exc)
+        return json_response(200, {"accepted": count})
+
+    def _spill_refused(self, count: int, refused: StoreUnavailable) -> dict[str, Any]:
+        queued = sum(block.count for block in refused.unwritten)
+        try:
+            self._spill().send(list(refused.unwritten))
+        except SpillFailed as exc:
+            _log.error("table and spill queue both refused: %s; %s", refused.cause, exc)
+            return json_response(
+                503,
+                {
+                    "error": "unavailable",
+                    "message": "storage is unavailable; nothing was acknowledged, retry later",
+                    "details": [],
+                },
+            )
+        _log.warning("spilled %d tick(s) after %s", queued, refused.cause)
+        return json_response(202, {"accepted": count, "queued": queued})

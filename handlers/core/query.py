@@ -1,0 +1,150 @@
+"""The query service: REST API (payload 1.0) events for /query, /latest and /bars."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from itertools import islice
+from typing import Any, Final
+
+from handlers.core.bars import INTERVALS, compute_bars
+from handlers.core.blocks import MAX_TIMESTAMP
+from handlers.core.cursor import decode_cursor, encode_cursor, query_fingerprint
+from handlers.core.errors import ErrorDetail, RequestError
+from handlers.core.http import error_response, json_response
+from handlers.core.models import validate_symbol
+from handlers.core.reading import BlockSource, iter_ticks, latest, read_page
+
+__all__ = ["MAX_BARS", "MAX_BAR_TICKS", "QueryService"]
+
+MAX_LIMIT: Final = 1000
+DEFAULT_LIMIT: Final = 100
+MAX_BARS: Final = 5000
+"""Most intervals one /bars request may span."""
+MAX_BAR_TICKS: Final = 200_000
+"""Most ticks one /bars request may read; beyond it the client narrows the range."""
+
+_ALLOWED: Final = {
+    "query": {"symbol", "from", "to", "limit", "order", "cursor"},
+    "latest": {"symbol"},
+    "bars": {"symbol", "interval", "from", "to"},
+}
+
+
+def _bad(name: str, reason: str) -> RequestError:
+    return RequestError(
+        400, "invalid_parameter", f"query parameter {name!r} {reason}", [ErrorDetail(name, reason)]
+    )
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit():
+        raise _bad(name, "must be a non-negative integer")
+    value = int(text)
+    if not low <= value <= high:
+        raise _bad(name, f"must be between {low} and {high}")
+    return value
+
+
+def _symbol(params: Mapping[str, str]) -> str:
+    text = params.get("symbol")
+    if not text:
+        raise _bad("symbol", "is required")
+    try:
+        return validate_symbol(text)
+    except ValueError as exc:
+        raise _bad("symbol", str(exc)) from None
+
+
+def _range(params: Mapping[str, str], default_from: int, default_to: int) -> tuple[int, int]:
+    start = _int(params, "from", default_from, 0, MAX_TIMESTAMP)
+    end = _int(params, "to", default_to, 0, MAX_TIMESTAMP)
+    if start > end:
+        raise _bad("from", "must not be after 'to'")
+    return start, end
+
+
+class QueryService:
+    """Serves ticks, the latest tick and OHLCV bars from blocks."""
+
+    def __init__(self, source: Callable[[], BlockSource], *, clock_ms: Callable[[], int]) -> None:
+        self._source = source
+        self._clock_ms = clock_ms
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Answer one REST API request."""
+        route = str(event.get("resource") or event.get("path") or "").rstrip("/").rsplit("/", 1)[-1]
+        params: dict[str, str] = dict(event.get("queryStringParameters") or {})
+        try:
+            if route not in _ALLOWED:
+                raise RequestError(404, "not_found", f"no route {route!r}")
+            if event.get("httpMethod", "GET") != "GET":
+                raise RequestError(405, "method_not_allowed", "only GET is served")
+            unknown = sorted(set(params) - _ALLOWED[route])
+            if unknown:
+                raise _bad(unknown[0], f"is not a parameter of /{route}")
+            if route == "query":
+                return json_response(200, self.query(params))
+            if route == "latest":
+                return json_response(200, self.latest(params))
+            return json_response(200, self.bars(params))
+        except RequestError as exc:
+            return error_response(exc)
+
+    def query(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /query`: one page of a symbol's ticks in [from, to]."""
+        symbol = _symbol(params)
+        start, end = _range(params, 0, MAX_TIMESTAMP)
+        limit = _int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        order = params.get("order") or "asc"
+        if order not in ("asc", "desc"):
+            raise _bad("order", "must be 'asc' or 'desc'")
+        ascending = order == "asc"
+        fingerprint = query_fingerprint(symbol, start, end, ascending)
+        after = None
+        if params.get("cursor"):
+            try:
+                after = decode_cursor(params["cursor"], fingerprint)
+            except ValueError as exc:
+                raise _bad("cursor", str(exc)) from None
+        ticks, resume = read_page(
+            self._source(), symbol, start, end, limit=limit, ascending=ascending, after=after
+        )
+        return {
+            "symbol": symbol,
+            "ticks": [t.as_json() for t in ticks],
+            "next_cursor": encode_cursor(resume, fingerprint) if resume else None,
+        }
+
+    def latest(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /latest`: the symbol's newest tick, or null."""
+        symbol = _symbol(params)
+        tick = latest(self._source(), symbol)
+        return {"symbol": symbol, "tick": tick.as_json() if tick else None}
+
+    def bars(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /bars`: OHLCV per interval over [from, to] (default: the last 100 intervals)."""
+        symbol = _symbol(params)
+        interval = params.get("interval") or "1m"
+        if interval not in INTERVALS:
+            raise _bad("interval", f"must be one of {', '.join(INTERVALS)}")
+        length = INTERVALS[interval]
+        now = self._clock_ms()
+        start, end = _range(params, max(0, now - 100 * length), now)
+        if (end - start) // length + 1 > MAX_BARS:
+            raise _bad("from", f"the range spans more than {MAX_BARS} {interval} intervals")
+        ticks = list(islice(iter_ticks(self._source(), symbol, start, end), MAX_BAR_TICKS + 1))
+        if len(ticks) > MAX_BAR_TICKS:
+            raise RequestError(
+                400,
+                "range_too_large",
+                f"more than {MAX_BAR_TICKS} ticks in the range; narrow 'from'..'to'",
+                [ErrorDetail("from", "range holds too many ticks")],
+            )
+        return {
+            "symbol": symbol,
+            "interval": interval,
+            "bars": [bar.as_json() for bar in compute_bars(ticks, length)],
+        }

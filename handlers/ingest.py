@@ -1,0 +1,32 @@
+"""Lambda entry point for `POST /ingest` (HTTP API, payload format 2.0)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from handlers.core import aws
+from handlers.core.ingest import IngestService
+from handlers.core.settings import Settings
+from handlers.core.spill import SpillQueue
+from handlers.core.store import BlockWriter
+
+SETTINGS = Settings.from_env()
+
+
+@cache
+def _writer() -> BlockWriter:
+    return BlockWriter(aws.dynamodb(), SETTINGS.table_name, attempts=SETTINGS.write_attempts)
+
+
+@cache
+def _spill() -> SpillQueue:
+    return SpillQueue(aws.sqs(), SETTINGS.spill_queue_url)
+
+
+SERVICE = IngestService(SETTINGS, _writer, _spill)
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Validate and store one ingest request."""
+    return SERVICE.handle(event)

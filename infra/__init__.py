@@ -1,0 +1,1 @@
+"""MarketStream infrastructure: Pulumi components, config, packaging and IAM helpers."""

@@ -1,0 +1,45 @@
+"""Stack output key names, shared by the Pulumi program, the local cloud and the load generator.
+
+Keeping them in one module means a renamed export breaks the type checker and the tests, not a
+user's load run.
+"""
+
+from typing import Final
+
+__all__ = [
+    "ALL_KEYS",
+    "DASHBOARD_URL",
+    "DLQ_URL",
+    "INGEST_TOKEN",
+    "INGEST_URL",
+    "QUERY_API_KEY",
+    "QUERY_BASE_URL",
+    "SECRET_KEYS",
+    "SPILL_QUEUE_URL",
+    "TABLE_NAME",
+]
+
+INGEST_URL: Final = "ingest_url"
+"""Full URL of `POST /ingest`."""
+QUERY_BASE_URL: Final = "query_base_url"
+"""Base URL of the query stage; routes are `/query`, `/latest`, `/bars`."""
+INGEST_TOKEN: Final = "ingest_token"
+"""Bearer token the ingest authorizer accepts (secret)."""
+QUERY_API_KEY: Final = "query_api_key"
+"""API key value of the first configured query client (secret)."""
+TABLE_NAME: Final = "table_name"
+SPILL_QUEUE_URL: Final = "spill_queue_url"
+DLQ_URL: Final = "dlq_url"
+DASHBOARD_URL: Final = "dashboard_url"
+
+ALL_KEYS: Final = (
+    INGEST_URL,
+    QUERY_BASE_URL,
+    INGEST_TOKEN,
+    QUERY_API_KEY,
+    TABLE_NAME,
+    SPILL_QUEUE_URL,
+    DLQ_URL,
+)
+"""Keys every stack exports (fan-out keys are added by the fan-out component)."""
+SECRET_KEYS: Final = frozenset({INGEST_TOKEN, QUERY_API_KEY})
