@@ -52,11 +52,6 @@ def _put_varint(out: bytearray, value: int) -> None:
     out.append(value)
 
 
-def _split_decimal(text: str) -> tuple[int, int]:
-    whole, _, frac = text.partition(".")
-    return int(whole + frac), len(frac)
-
-
 def _join_decimal(coefficient: int, scale: int) -> str:
     digits = str(coefficient)
     if not scale:
@@ -68,32 +63,41 @@ def _join_decimal(coefficient: int, scale: int) -> str:
 def encode_block(ticks: Sequence[TickFields]) -> bytes:
     """Encode ticks already sorted by timestamp (the caller sorts; the order is kept)."""
     out = bytearray((VERSION,))
-    _put_varint(out, len(ticks))
+    put = _put_varint
+    append = out.append
+    put(out, len(ticks))
     previous_ts = ticks[0].timestamp if ticks else 0
-    _put_varint(out, previous_ts)
+    put(out, previous_ts)
     previous_coefficient = 0
     for tick in ticks:
-        flags = (_HAS_SIZE if tick.size is not None else 0) | (
-            _HAS_ID if tick.id is not None else 0
-        )
-        out.append(flags)
+        size, tick_id = tick.size, tick.id
+        append((_HAS_SIZE if size is not None else 0) | (_HAS_ID if tick_id is not None else 0))
         delta_ts = tick.timestamp - previous_ts
         if delta_ts < 0:
             raise ValueError("ticks must be sorted by timestamp")
-        _put_varint(out, delta_ts)
+        # Most deltas fit one byte: skip the varint call for them (this loop is the hot path).
+        if delta_ts < 0x80:
+            append(delta_ts)
+        else:
+            put(out, delta_ts)
         previous_ts = tick.timestamp
-        coefficient, scale = _split_decimal(tick.price)
+        whole, _, frac = tick.price.partition(".")
+        coefficient = int(whole + frac) if frac else int(whole)
         delta = coefficient - previous_coefficient
-        _put_varint(out, (delta << 1) if delta >= 0 else ((-delta << 1) - 1))  # zigzag
+        zigzag = (delta << 1) if delta >= 0 else ((-delta << 1) - 1)
+        if zigzag < 0x80:
+            append(zigzag)
+        else:
+            put(out, zigzag)
         previous_coefficient = coefficient
-        out.append(scale)
-        if tick.size is not None:
-            size_coefficient, size_scale = _split_decimal(tick.size)
-            _put_varint(out, size_coefficient)
-            out.append(size_scale)
-        if tick.id is not None:
-            raw = tick.id.encode("ascii")
-            _put_varint(out, len(raw))
+        append(len(frac))
+        if size is not None:
+            whole, _, frac = size.partition(".")
+            put(out, int(whole + frac) if frac else int(whole))
+            append(len(frac))
+        if tick_id is not None:
+            raw = tick_id.encode("ascii")
+            append(len(raw))  # ids are at most 64 characters: one varint byte
             out += raw
     return bytes(out)
 

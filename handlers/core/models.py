@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Final
 
 from pydantic import (
@@ -39,6 +39,7 @@ MAX_DECIMAL_DIGITS: Final = 38
 """Digits a price or size may carry; the encoding stores any length, this bounds abuse."""
 _MAX_EXPONENT: Final = 40
 _DECIMAL_TEXT = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 class JsonNumber(str):
@@ -57,32 +58,35 @@ def canonical_decimal(value: object, *, positive: bool) -> str:
 
     Plain text keeps its scale ("1.50" stays "1.50"); exponents become plain ("1.5e2" -> "150").
     """
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is int:
+        text = str(value)
+    elif kind is str or kind is JsonNumber:
+        text = str(value)
+        # The hot path: plain notation, checked by one regex with no per-digit Python work.
+        if _PLAIN_DECIMAL.fullmatch(text) is None:
+            text = _from_exponent_form(text)
+    elif kind is bool:
         raise ValueError("must be a decimal number, not a boolean")
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = str(value)
-        if _DECIMAL_TEXT.fullmatch(text) is None:
-            raise ValueError("must be a non-negative decimal in plain or exponent notation")
     else:
         raise ValueError("must be a decimal number (JSON number or string)")
-    if "e" in text or "E" in text:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("is not a decimal number") from None
-        exponent = number.as_tuple().exponent
-        if not isinstance(exponent, int) or abs(exponent) > _MAX_EXPONENT:
-            raise ValueError("exponent out of range")
-        text = format(number, "f")
-    if text.startswith("-"):
+    if text[0] == "-":
         raise ValueError("must not be negative")
-    if sum(ch.isdigit() for ch in text) > MAX_DECIMAL_DIGITS:
+    if len(text) - ("." in text) > MAX_DECIMAL_DIGITS:
         raise ValueError(f"has more than {MAX_DECIMAL_DIGITS} digits")
-    if positive and text.strip("0.") == "":
+    if positive and not text.strip("0."):
         raise ValueError("must be greater than 0")
     return text
+
+
+def _from_exponent_form(text: str) -> str:
+    if _DECIMAL_TEXT.fullmatch(text) is None:
+        raise ValueError("must be a non-negative decimal in plain or exponent notation")
+    number = Decimal(text)
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or abs(exponent) > _MAX_EXPONENT:
+        raise ValueError("exponent out of range")
+    return format(number, "f")
 
 
 def _price(value: object) -> str:
