@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TOKEN_SECRET_ID_ENV", "handler", "is_authorized"]
 
-TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_TOKEN_SECRET_ID"
-"""Same spelling as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: it pulls pydantic)."""
+TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_TOKEN_SECRET_ID"  # noqa: S105 (a variable name)
+"""Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: that loads pydantic)."""
 _SCHEME: Final = "bearer"
 
 _expected: bytes | None = None

@@ -54,7 +54,11 @@ class ConfigError(pulumi.RunError):
 class _Model(BaseModel):
     # Stack files use camelCase keys; unknown keys are typos, so they are errors.
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,  # the docstrings below become the generated key reference
     )
 
 
@@ -87,51 +91,75 @@ class StackConfig(_Model):
     """Everything a stack can set, with defaults fit for a small dev stack."""
 
     architecture: Literal["arm64", "x86_64"] = "arm64"
+    """Lambda architecture of every function and of the layer build (arm64: cheaper per ms)."""
     runtime: Literal["python3.12", "python3.13"] = "python3.13"
+    """Lambda Python runtime; the layer is built for the same Python version."""
 
     ingest_memory_mb: int = Field(512, ge=128, le=10_240)
+    """Memory (and so CPU share) of the ingest function."""
     query_memory_mb: int = Field(512, ge=128, le=10_240)
+    """Memory of the query function."""
     replay_memory_mb: int = Field(512, ge=128, le=10_240)
+    """Memory of the replay function."""
     authorizer_memory_mb: int = Field(256, ge=128, le=10_240)
+    """Memory of the authorizer function."""
     ingest_timeout_s: int = Field(10, ge=1, le=30)
     """HTTP API integrations time out at 30 s, so a longer function timeout buys nothing."""
     query_timeout_s: int = Field(10, ge=1, le=29)
     """REST API integrations time out at 29 s."""
     replay_timeout_s: int = Field(30, ge=1, le=900)
+    """Replay function timeout; the spill queue visibility timeout is 6x this."""
     authorizer_timeout_s: int = Field(3, ge=1, le=10)
+    """Authorizer timeout (API Gateway waits at most 10 s for an authorizer)."""
 
     log_retention_days: int = 14
+    """Retention of every log group, in days: one CloudWatch accepts (1, 3, 5, 7, 14, 30, ...)."""
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = "INFO"
     """Application log level (Lambda advanced logging); the system level is always WARN."""
 
     ttl_days: int = Field(30, ge=0, le=36_500)
     """Days a tick block lives before DynamoDB expires it; 0 disables expiry."""
     point_in_time_recovery: bool = False
+    """DynamoDB point-in-time recovery (35 days of restorable history)."""
     deletion_protection: bool = False
     """Protects the table and keeps the ingest token secret recoverable for 30 days."""
 
     max_ticks: int = Field(500, ge=1, le=10_000)
+    """Most ticks one ingest request may carry."""
     past_window_s: int = Field(7 * 24 * 3600, ge=1, le=10 * 366 * 24 * 3600)
+    """How far in the past a tick timestamp may be, in seconds."""
     future_window_s: int = Field(300, ge=0, le=24 * 3600)
+    """How far in the future a tick timestamp may be (clock skew), in seconds."""
 
     ingest_rate_limit: Rate = 500
+    """Ingest stage throttle: steady requests per second."""
     ingest_burst_limit: Burst = 1_000
+    """Ingest stage throttle: burst."""
     query_rate_limit: Rate = 200
+    """Query stage throttle (all clients together): requests per second."""
     query_burst_limit: Burst = 400
+    """Query stage throttle: burst."""
     query_stage_name: str = Field("v1", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    """REST API stage name (the last path segment of the query base URL)."""
 
     usage_plans: dict[str, Tier] = Field(default_factory=_default_tiers, min_length=1)
+    """Usage-plan tiers by name: rateLimit, burstLimit, quotaLimit, quotaPeriod (DAY/WEEK/MONTH)."""
     query_clients: list[QueryClient] = Field(default_factory=_default_clients, min_length=1)
+    """Query API clients `{name, tier}`: an API key each, on its tier's plan (first is exported)."""
 
     ingest_token_secret_name: str = Field("", pattern=r"^$|^[A-Za-z0-9/_+=.@-]{1,512}$")
-    """Secrets Manager name of the ingest bearer token; empty means `marketstream/<stack>/ingest-token`."""
+    """Secrets Manager name of the ingest token; empty: `marketstream/<stack>/ingest-token`."""
 
     replay_batch_size: int = Field(10, ge=1, le=10_000)
+    """Spilled messages per replay invocation (above 10 needs a batch window)."""
     replay_batch_window_s: int = Field(1, ge=0, le=300)
+    """Seconds the event source waits to fill a replay batch."""
     max_receive_count: int = Field(5, ge=1, le=1_000)
     """Receives of a spilled message before SQS moves it to the dead-letter queue."""
     spill_retention_s: int = Field(4 * 24 * 3600, ge=60, le=1_209_600)
+    """How long the spill queue keeps a message."""
     dlq_retention_s: int = Field(1_209_600, ge=60, le=1_209_600)
+    """How long the dead-letter queue keeps a message (14 days max)."""
 
     alarm_email: str = Field("", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     """Where alarms go (consumed by the observability component); empty means no subscription."""
@@ -160,7 +188,7 @@ class StackConfig(_Model):
 
 
 def parse_config(raw: Mapping[str, Any]) -> StackConfig:
-    """Validate `raw` (camelCase keys, no namespace) into a `StackConfig`, or raise `ConfigError`."""
+    """Validate `raw` (camelCase keys, no namespace) into a `StackConfig`; else `ConfigError`."""
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as exc:
@@ -176,10 +204,8 @@ def load_config() -> StackConfig:
     raw: dict[str, Any] = {}
     for name, info in StackConfig.model_fields.items():
         key = info.alias or name
-        if _is_structured(info):
-            value = config.get_object(key)
-        else:
-            value = config.get(key)
+        # Objects and lists arrive as JSON text; scalars stay text and pydantic coerces them.
+        value = config.get_object(key) if _is_structured(info) else config.get(key)
         if value is not None:
             raw[key] = value
     for key in _unknown_keys():
@@ -214,6 +240,11 @@ def _check_cross_fields(config: StackConfig) -> None:
             f"{NAMESPACE}:replayBatchSize: must be at most 10 when replayBatchWindowS is 0 "
             f"(got {config.replay_batch_size})"
         )
+    for tier in config.usage_plans:
+        if not _matches_name(tier):
+            raise ConfigError(
+                f"{NAMESPACE}:usagePlans.{tier}: tier names must match {_NAME_PATTERN}"
+            )
     seen: set[str] = set()
     for index, client in enumerate(config.query_clients):
         if client.tier not in config.usage_plans:
@@ -227,9 +258,6 @@ def _check_cross_fields(config: StackConfig) -> None:
                 f"{NAMESPACE}:queryClients[{index}].name: must be unique (got {client.name!r})"
             )
         seen.add(client.name)
-    for tier in config.usage_plans:
-        if not _matches_name(tier):
-            raise ConfigError(f"{NAMESPACE}:usagePlans.{tier}: tier names must match {_NAME_PATTERN}")
 
 
 def _matches_name(value: str) -> bool:
@@ -266,7 +294,8 @@ def _describe(error: ErrorDetails) -> str:
     elif kind == "string_pattern_mismatch":
         rule = f"must match {ctx.get('pattern')}"
     elif kind == "too_short":
-        rule = f"must have at least {ctx.get('min_length')} entr{'y' if ctx.get('min_length') == 1 else 'ies'}"
+        count = ctx.get("min_length")
+        rule = f"must have at least {count} entr{'y' if count == 1 else 'ies'}"
     else:
         rule = error["msg"]
     value = error.get("input")

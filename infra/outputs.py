@@ -23,7 +23,7 @@ INGEST_URL: Final = "ingest_url"
 """Full URL of `POST /ingest`."""
 QUERY_BASE_URL: Final = "query_base_url"
 """Base URL of the query stage; routes are `/query`, `/latest`, `/bars`."""
-INGEST_TOKEN: Final = "ingest_token"
+INGEST_TOKEN: Final = "ingest_token"  # noqa: S105 (a key name, not a secret)
 """Bearer token the ingest authorizer accepts (secret)."""
 QUERY_API_KEY: Final = "query_api_key"
 """API key value of the first configured query client (secret)."""

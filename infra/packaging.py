@@ -154,8 +154,9 @@ def stage_layer(
 
 def _layer_mode() -> LayerMode:
     value = os.environ.get(LAYER_MODE_ENV, "auto")
-    if value == "auto" or value == "offline" or value == "skip":
-        return value
+    modes: dict[str, LayerMode] = {"auto": "auto", "offline": "offline", "skip": "skip"}
+    if value in modes:
+        return modes[value]
     raise PackagingError(f"{LAYER_MODE_ENV}: must be one of auto, offline, skip (got {value!r})")
 
 

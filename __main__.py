@@ -1,0 +1,47 @@
+"""MarketStream's Pulumi program: stack config -> components -> exports (DESIGN §1)."""
+
+import pulumi
+
+from infra import outputs
+from infra.code import CodeBundle, CodeBundleArgs
+from infra.config import load_config
+from infra.ingest import IngestPath, IngestPathArgs
+from infra.query import QueryPath, QueryPathArgs
+from infra.storage import TickStore, TickStoreArgs
+
+config = load_config()
+
+bundle = CodeBundle("code", CodeBundleArgs(config=config))
+store = TickStore("ticks", TickStoreArgs(config=config))
+ingest = IngestPath(
+    "ingest",
+    IngestPathArgs(
+        config=config,
+        table_name=store.table_name,
+        table_arn=store.table_arn,
+        code=bundle.code,
+        layer_arn=bundle.layer_arn,
+    ),
+)
+query = QueryPath(
+    "query",
+    QueryPathArgs(
+        config=config,
+        table_name=store.table_name,
+        table_arn=store.table_arn,
+        code=bundle.code,
+        layer_arn=bundle.layer_arn,
+    ),
+)
+
+exports: dict[str, pulumi.Output[str]] = {
+    outputs.INGEST_URL: ingest.ingest_url,
+    outputs.QUERY_BASE_URL: query.base_url,
+    outputs.INGEST_TOKEN: ingest.ingest_token,
+    outputs.QUERY_API_KEY: query.first_api_key,
+    outputs.TABLE_NAME: store.table_name,
+    outputs.SPILL_QUEUE_URL: ingest.spill_queue_url,
+    outputs.DLQ_URL: ingest.dlq_url,
+}
+for key, value in exports.items():
+    pulumi.export(key, value)

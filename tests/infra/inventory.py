@@ -1,0 +1,195 @@
+"""Render `docs/infra.md`: per stack, a table of the resources the program declares.
+
+Generated from the mock run, so it cannot drift from the program (a test compares).
+Regenerate with `.venv/bin/python -m tests.infra.inventory`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal, get_args, get_origin
+
+from infra.config import StackConfig
+from tests.infra.pulumi_mocks import ROOT, STACKS, Recorded, StackRun, run_program
+
+DOC = ROOT / "docs" / "infra.md"
+
+_HEADER = """# Infrastructure inventory
+
+What `__main__.py` declares for each stack, generated from a run of the program under Pulumi's
+mock runtime (`.venv/bin/python -m tests.infra.inventory`; `tests/infra/test_inventory.py` fails
+when this file is stale). Names are Pulumi logical names; AWS physical names get a random suffix
+unless set explicitly. Components (`marketstream:index:*`) group the resources under them.
+
+Packaging: the program stages `handlers/` into `.build/function/` and the layer's dependencies
+into `.build/layer/<key>/python/` (key = hash of `handlers/requirements.txt`, platform and Python
+version). `MARKETSTREAM_LAYER_BUILD=auto` (default) builds the layer with pip on a cache miss,
+`offline` fails instead, `skip` declares an empty placeholder layer (mock-only runs).
+"""
+
+
+def _fn(i: dict[str, Any]) -> str:
+    log = i["loggingConfig"]
+    return (
+        f"`{i['handler']}`, {i['runtime']}/{i['architectures'][0]}, {i['memorySize']:g} MB, "
+        f"{i['timeout']:g} s, logs JSON app={log['applicationLogLevel']} "
+        f"system={log['systemLogLevel']}; env {', '.join(sorted(i['environment']['variables']))}"
+    )
+
+
+def _policy(i: dict[str, Any]) -> str:
+    actions = sorted({a for s in json.loads(i["policy"])["Statement"] for a in s["Action"]})
+    return ", ".join(actions)
+
+
+def _queue(i: dict[str, Any]) -> str:
+    parts = [f"retention {i['messageRetentionSeconds']:g} s"]
+    if "visibilityTimeoutSeconds" in i:
+        parts.append(f"visibility {i['visibilityTimeoutSeconds']:g} s")
+    if "redrivePolicy" in i:
+        redrive = json.loads(i["redrivePolicy"])
+        parts.append(f"redrive to DLQ after {redrive['maxReceiveCount']} receives")
+    return ", ".join(parts)
+
+
+_SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
+    "marketstream:index:CodeBundle": lambda i: "stages `handlers/` and the dependency layer",
+    "marketstream:index:TickStore": lambda i: "the tick table",
+    "marketstream:index:IngestPath": lambda i: (
+        "HTTP API, authorizer, ingest/replay, spill queue, DLQ"
+    ),
+    "marketstream:index:QueryPath": lambda i: "REST API, usage plans, API keys, query function",
+    "marketstream:index:PythonFunction": lambda i: "function + log group + role + role policy",
+    "aws:dynamodb/table:Table": lambda i: (
+        f"{i['billingMode']}, key ({i['hashKey']}, {i['rangeKey']}), stream {i['streamViewType']}, "
+        f"TTL `{i['ttl']['attributeName']}`, PITR {i['pointInTimeRecovery']['enabled']}, "
+        f"deletion protection {i['deletionProtectionEnabled']}"
+    ),
+    "aws:lambda/function:Function": _fn,
+    "aws:lambda/layerVersion:LayerVersion": lambda i: (
+        f"{', '.join(i['compatibleRuntimes'])}/{', '.join(i['compatibleArchitectures'])}"
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": lambda i: f"`{i['name']}`, {i['retentionInDays']:g} days",
+    "aws:iam/rolePolicy:RolePolicy": _policy,
+    "aws:iam/role:Role": lambda i: "assumed by lambda.amazonaws.com",
+    "aws:sqs/queue:Queue": _queue,
+    "aws:secretsmanager/secret:Secret": lambda i: (
+        f"`{i['name']}`, recovery window {i['recoveryWindowInDays']:g} days"
+    ),
+    "random:index/randomPassword:RandomPassword": lambda i: f"{i['length']:g} chars, kept in state",
+    "aws:apigatewayv2/api:Api": lambda i: i["protocolType"],
+    "aws:apigatewayv2/route:Route": lambda i: f"`{i['routeKey']}`, auth {i['authorizationType']}",
+    "aws:apigatewayv2/integration:Integration": lambda i: (
+        f"{i['integrationType']}, payload {i['payloadFormatVersion']}"
+    ),
+    "aws:apigatewayv2/authorizer:Authorizer": lambda i: (
+        f"{i['authorizerType']}, simple responses, cache {i['authorizerResultTtlInSeconds']:g} s, "
+        f"identity {', '.join(i['identitySources'])}"
+    ),
+    "aws:apigatewayv2/stage:Stage": lambda i: (
+        f"`{i['name']}`, throttle {i['defaultRouteSettings']['throttlingRateLimit']:g} rps / "
+        f"burst {i['defaultRouteSettings']['throttlingBurstLimit']:g}, JSON access log"
+    ),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda i: (
+        f"retries {i['maximumRetryAttempts']:g}, on failure -> DLQ"
+    ),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda i: (
+        f"spill queue, batch {i['batchSize']:g}, window {i['maximumBatchingWindowInSeconds']:g} s, "
+        f"{', '.join(i['functionResponseTypes'])}"
+    ),
+    "aws:lambda/permission:Permission": lambda i: f"{i['principal']} may invoke",
+    "aws:apigateway/restApi:RestApi": lambda i: "REST, API key from header",
+    "aws:apigateway/resource:Resource": lambda i: f"`/{i['pathPart']}`",
+    "aws:apigateway/method:Method": lambda i: (
+        f"{i['httpMethod']}, API key required {i['apiKeyRequired']}"
+    ),
+    "aws:apigateway/integration:Integration": lambda i: f"{i['type']} (Lambda proxy)",
+    "aws:apigateway/deployment:Deployment": lambda i: (
+        "redeploys on a hash of routes and integrations"
+    ),
+    "aws:apigateway/stage:Stage": lambda i: f"`{i['stageName']}`",
+    "aws:apigateway/methodSettings:MethodSettings": lambda i: (
+        f"`{i['methodPath']}` throttle {i['settings']['throttlingRateLimit']:g} rps / "
+        f"burst {i['settings']['throttlingBurstLimit']:g}"
+    ),
+    "aws:apigateway/usagePlan:UsagePlan": lambda i: (
+        f"{i['throttleSettings']['rateLimit']:g} rps / "
+        f"burst {i['throttleSettings']['burstLimit']:g}, "
+        f"quota {i['quotaSettings']['limit']:g} per {i['quotaSettings']['period']}"
+    ),
+    "aws:apigateway/apiKey:ApiKey": lambda i: f"`{i['name']}`, value from RandomPassword",
+    "aws:apigateway/usagePlanKey:UsagePlanKey": lambda i: "binds the key to its tier's plan",
+}
+
+
+def _row(resource: Recorded) -> str:
+    summarise = _SUMMARY.get(resource.typ)
+    summary = summarise(resource.inputs) if summarise else ""
+    return f"| `{resource.typ}` | `{resource.name}` | {summary} |"
+
+
+_OPS = {"Ge": ">=", "Le": "<=", "Gt": ">", "Lt": "<"}
+
+
+def _config_reference() -> list[str]:
+    """One row per `marketstream:*` key: default, limits and what it is for."""
+    lines = [
+        "## Configuration keys (`marketstream:*`)",
+        "",
+        "| Key | Default | Limits | Meaning |",
+        "|---|---|---|---|",
+    ]
+    defaults = StackConfig()
+    for name, info in StackConfig.model_fields.items():
+        default = getattr(defaults, name)
+        if isinstance(default, dict | list):
+            shown = json.dumps(
+                {k: v.model_dump(by_alias=True) for k, v in default.items()}
+                if isinstance(default, dict)
+                else [v.model_dump(by_alias=True) for v in default]
+            )
+        else:
+            shown = json.dumps(default)
+        limits = [
+            f"{_OPS[type(m).__name__]} {getattr(m, type(m).__name__.lower())}"
+            for m in info.metadata
+            if type(m).__name__ in _OPS
+        ]
+        limits += [f"matches `{m.pattern}`" for m in info.metadata if getattr(m, "pattern", None)]
+        args = get_args(info.annotation)
+        if get_origin(info.annotation) is Literal:
+            limits.append(" / ".join(str(a) for a in args))
+        doc = (info.description or "").replace("\n", " ")
+        lines.append(f"| `{info.alias}` | `{shown}` | {', '.join(limits)} | {doc} |")
+    return [*lines, ""]
+
+
+def render(runs: list[StackRun]) -> str:
+    """The whole document for `runs` (one section per stack), then the config reference."""
+    lines = [_HEADER]
+    for run in runs:
+        declared = [r for r in run.resources if not r.typ.startswith("pulumi:")]
+        ordered = sorted(
+            declared, key=lambda r: (not r.typ.startswith("marketstream:"), r.typ, r.name)
+        )
+        lines += [
+            f"## Stack `{run.stack}` ({len(declared)} resources)",
+            "",
+            "| Type | Name | Key settings |",
+            "|---|---|---|",
+            *(_row(r) for r in ordered),
+            "",
+        ]
+    lines += _config_reference()
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Write `docs/infra.md`."""
+    DOC.write_text(render([run_program(stack) for stack in STACKS]), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

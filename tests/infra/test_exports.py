@@ -1,0 +1,28 @@
+"""The stack exports every key of `infra.outputs`, with the secrets marked secret."""
+
+from __future__ import annotations
+
+from infra import outputs
+from tests.infra.pulumi_mocks import StackRun
+
+
+def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None:
+    assert set(stack_run.exports) == set(outputs.ALL_KEYS)
+    http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").state["apiEndpoint"]
+    stage = stack_run.one("aws:apigateway/stage:Stage", "query-stage").state["invokeUrl"]
+    token = stack_run.one("random:index/randomPassword:RandomPassword", "ingest-token")
+    first = stack_run.config["marketstream:queryClients"][0]["name"]
+    key = stack_run.one("aws:apigateway/apiKey:ApiKey", f"query-key-{first}")
+    assert stack_run.exports == {
+        outputs.INGEST_URL: f"{http_api}/ingest",
+        outputs.QUERY_BASE_URL: stage,
+        outputs.INGEST_TOKEN: token.state["result"],
+        outputs.QUERY_API_KEY: key.inputs["value"],
+        outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"],
+        outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["url"],
+        outputs.DLQ_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["url"],
+    }
+
+
+def test_secret_exports_are_secret(stack_run: StackRun) -> None:
+    assert stack_run.secret_exports == set(outputs.SECRET_KEYS)
