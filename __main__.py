@@ -6,6 +6,7 @@ from infra import outputs
 from infra.code import CodeBundle, CodeBundleArgs
 from infra.config import load_config
 from infra.ingest import IngestPath, IngestPathArgs
+from infra.observability import Observability, ObservabilityArgs, WatchedFunction
 from infra.query import QueryPath, QueryPathArgs
 from infra.storage import TickStore, TickStoreArgs
 
@@ -33,6 +34,26 @@ query = QueryPath(
         layer_arn=bundle.layer_arn,
     ),
 )
+observability = Observability(
+    "ops",
+    ObservabilityArgs(
+        config=config,
+        table_name=store.table_name,
+        table_arn=store.table_arn,
+        functions={
+            "ingest": WatchedFunction.of(ingest.ingest_function),
+            "replay": WatchedFunction.of(ingest.replay_function),
+            "authorizer": WatchedFunction.of(ingest.authorizer_function),
+            "query": WatchedFunction.of(query.query_function),
+        },
+        spill_queue_name=ingest.spill_queue_name,
+        dlq_name=ingest.dlq_name,
+        ingest_api_id=ingest.api_id,
+        ingest_stage=ingest.stage_name,
+        query_api_name=query.api_name,
+        query_stage=query.stage_name,
+    ),
+)
 
 exports: dict[str, pulumi.Output[str]] = {
     outputs.INGEST_URL: ingest.ingest_url,
@@ -42,6 +63,7 @@ exports: dict[str, pulumi.Output[str]] = {
     outputs.TABLE_NAME: store.table_name,
     outputs.SPILL_QUEUE_URL: ingest.spill_queue_url,
     outputs.DLQ_URL: ingest.dlq_url,
+    outputs.CLOUDWATCH_DASHBOARD_URL: observability.dashboard_url,
 }
 for key, value in exports.items():
     pulumi.export(key, value)

@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.core import aws
 from handlers.core.ingest import IngestService
+from handlers.core.metrics import MetricsLogger
 from handlers.core.settings import Settings
 from handlers.core.spill import SpillQueue
 from handlers.core.store import BlockWriter
@@ -24,7 +25,7 @@ def _spill() -> SpillQueue:
     return SpillQueue(aws.sqs(), SETTINGS.spill_queue_url)
 
 
-SERVICE = IngestService(SETTINGS, _writer, _spill)
+SERVICE = IngestService(SETTINGS, _writer, _spill, metrics=MetricsLogger.from_env("ingest"))
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

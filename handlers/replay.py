@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from handlers.core import aws
+from handlers.core.metrics import MetricsLogger
 from handlers.core.replay import ReplayService
 from handlers.core.settings import Settings
 from handlers.core.store import BlockWriter
@@ -18,7 +19,7 @@ def _writer() -> BlockWriter:
     return BlockWriter(aws.dynamodb(), SETTINGS.table_name, attempts=SETTINGS.write_attempts)
 
 
-SERVICE = ReplayService(_writer)
+SERVICE = ReplayService(_writer, metrics=MetricsLogger.from_env("replay"))
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

@@ -163,6 +163,15 @@ class StackConfig(_Model):
 
     alarm_email: str = Field("", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     """Where alarms go (consumed by the observability component); empty means no subscription."""
+    ingest_p95_slo_ms: int = Field(250, ge=1, le=30_000)
+    """Ingest function p95 duration (ms) above which the latency alarm fires."""
+    alarm_evaluation_periods: int = Field(3, ge=1, le=60)
+    """One-minute periods an alarm looks back over: the p95 alarm needs all of them over the
+    SLO; count alarms fire on the first bad minute and clear after this many quiet ones."""
+    monthly_budget_usd: float = Field(5, ge=1, le=1_000_000)
+    """Monthly AWS cost budget in USD (the original roadmap's "cost > $5")."""
+    budget_alert_percent: float = Field(100, ge=1, le=1_000)
+    """Actual spend, as a percentage of the budget, at which the budget notifies."""
 
     @field_validator("log_retention_days")
     @classmethod

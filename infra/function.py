@@ -47,6 +47,8 @@ class PythonFunction(pulumi.ComponentResource):
     """Physical function name."""
     log_group_arn: pulumi.Output[str]
     """ARN of the function's log group."""
+    log_group_name: pulumi.Output[str]
+    """Name of the function's log group (Logs Insights queries target it)."""
 
     def __init__(
         self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -94,6 +96,7 @@ class PythonFunction(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         self.function_name = self.function.name
         self.log_group_arn = log_group.arn
+        self.log_group_name = log_group.name
         self.register_outputs(
             {"arn": self.arn, "function_name": self.function_name, "log_group_arn": log_group.arn}
         )

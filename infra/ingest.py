@@ -28,6 +28,7 @@ AUTHORIZER_CACHE_S: Final = 300
 """API Gateway caches an authorizer decision per token this long (the maximum is 3600)."""
 ASYNC_RETRIES: Final = 2
 _TOKEN_LENGTH: Final = 48
+_STAGE: Final = "$default"
 
 # One JSON object per request, so Logs Insights can query the access log by field.
 _ACCESS_LOG_FORMAT: Final = json.dumps(
@@ -70,7 +71,15 @@ class IngestPath(pulumi.ComponentResource):
     dlq_url: pulumi.Output[str]
     """Dead-letter queue of the spill queue and of asynchronous ingest invokes."""
     dlq_arn: pulumi.Output[str]
-    """ARN of the dead-letter queue (alarms watch it)."""
+    """ARN of the dead-letter queue."""
+    dlq_name: pulumi.Output[str]
+    """Name of the dead-letter queue (the `QueueName` dimension its depth alarm watches)."""
+    spill_queue_name: pulumi.Output[str]
+    """Name of the spill queue (its depth is on the dashboard)."""
+    api_id: pulumi.Output[str]
+    """Id of the HTTP API (the `ApiId` dimension of its metrics)."""
+    stage_name: str
+    """Name of the HTTP API stage."""
     ingest_function: PythonFunction
     replay_function: PythonFunction
     authorizer_function: PythonFunction
@@ -131,6 +140,7 @@ class IngestPath(pulumi.ComponentResource):
                     ENV.TTL_DAYS: str(config.ttl_days),
                     ENV.PAST_WINDOW_S: str(config.past_window_s),
                     ENV.FUTURE_WINDOW_S: str(config.future_window_s),
+                    ENV.STACK: stack,
                 },
                 code=args.code,
                 layer_arn=args.layer_arn,
@@ -157,7 +167,7 @@ class IngestPath(pulumi.ComponentResource):
                         (spill.arn,),
                     ),
                 ],
-                environment={ENV.TABLE_NAME: args.table_name},
+                environment={ENV.TABLE_NAME: args.table_name, ENV.STACK: stack},
                 code=args.code,
                 layer_arn=args.layer_arn,
                 config=config,
@@ -206,6 +216,8 @@ class IngestPath(pulumi.ComponentResource):
         self.spill_queue_url = spill.url
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
+        self.dlq_name = dlq.name
+        self.spill_queue_name = spill.name
         self.register_outputs(
             {
                 "ingest_url": self.ingest_url,
@@ -219,6 +231,8 @@ class IngestPath(pulumi.ComponentResource):
         """The HTTP API, its authorizer, route and stage; returns the URL of `POST /ingest`."""
         child = pulumi.ResourceOptions(parent=self)
         api = apigatewayv2.Api(f"{name}-api", protocol_type="HTTP", opts=child)
+        self.api_id = api.id
+        self.stage_name = _STAGE
         integration = apigatewayv2.Integration(
             f"{name}-integration",
             api_id=api.id,
@@ -261,7 +275,7 @@ class IngestPath(pulumi.ComponentResource):
         apigatewayv2.Stage(
             f"{name}-stage",
             api_id=api.id,
-            name="$default",
+            name=_STAGE,
             auto_deploy=True,
             default_route_settings={
                 "throttling_rate_limit": config.ingest_rate_limit,

@@ -8,6 +8,7 @@ from typing import Final
 
 __all__ = [
     "ALL_KEYS",
+    "CLOUDWATCH_DASHBOARD_URL",
     "DASHBOARD_URL",
     "DLQ_URL",
     "INGEST_TOKEN",
@@ -31,6 +32,9 @@ TABLE_NAME: Final = "table_name"
 SPILL_QUEUE_URL: Final = "spill_queue_url"
 DLQ_URL: Final = "dlq_url"
 DASHBOARD_URL: Final = "dashboard_url"
+"""URL of the live tick dashboard page (exported by the fan-out component)."""
+CLOUDWATCH_DASHBOARD_URL: Final = "cloudwatch_dashboard_url"
+"""Console URL of the stack's CloudWatch dashboard."""
 
 ALL_KEYS: Final = (
     INGEST_URL,
@@ -40,6 +44,7 @@ ALL_KEYS: Final = (
     TABLE_NAME,
     SPILL_QUEUE_URL,
     DLQ_URL,
+    CLOUDWATCH_DASHBOARD_URL,
 )
 """Keys every stack exports (fan-out keys are added by the fan-out component)."""
 SECRET_KEYS: Final = frozenset({INGEST_TOKEN, QUERY_API_KEY})

@@ -48,6 +48,10 @@ class QueryPath(pulumi.ComponentResource):
     """API key value per configured client (secrets)."""
     first_api_key: pulumi.Output[str]
     """API key of the first configured client (secret), for the load generator."""
+    api_name: pulumi.Output[str]
+    """Name of the REST API (the `ApiName` dimension of its metrics)."""
+    stage_name: pulumi.Output[str]
+    """Name of the REST API stage."""
     query_function: PythonFunction
 
     def __init__(
@@ -183,6 +187,8 @@ class QueryPath(pulumi.ComponentResource):
             self.api_keys[client.name] = pulumi.Output.secret(value.result)
 
         self.base_url = stage.invoke_url
+        self.api_name = api.name
+        self.stage_name = stage.stage_name
         self.first_api_key = self.api_keys[config.query_clients[0].name]
         self.register_outputs({"base_url": self.base_url, "api_key": self.first_api_key})
 

@@ -68,10 +68,12 @@ class RequestError(MarketStreamError):
 class StoreUnavailable(MarketStreamError):
     """DynamoDB still refused some blocks after every retry; they are listed in `unwritten`."""
 
-    def __init__(self, unwritten: Sequence[Block], cause: str) -> None:
+    def __init__(self, unwritten: Sequence[Block], cause: str, *, retries: int = 0) -> None:
         super().__init__(f"{len(unwritten)} block(s) not written: {cause}")
         self.unwritten = tuple(unwritten)
         self.cause = cause
+        self.retries = retries
+        """Rounds retried before giving up (reported as the WriteRetries metric)."""
 
 
 class SpillFailed(MarketStreamError):

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from handlers.core.blocks import Block, build_blocks, idempotency_key
 from handlers.core.errors import ErrorDetail, RequestError, SpillFailed, StoreUnavailable
 from handlers.core.http import error_response, json_response
+from handlers.core.metrics import METRIC, MetricsLogger, Unit
 from handlers.core.models import TimeWindow, load_json, parse_ticks
 from handlers.core.settings import Settings
 from handlers.core.store import WriteReport
@@ -64,6 +65,14 @@ def _body_bytes(event: dict[str, Any], limit: int) -> bytes:
     return raw
 
 
+def _entries(document: Any) -> int:
+    """How many ticks a refused body carried: its list's length, 1 for one object, else 0."""
+    if isinstance(document, dict):
+        raw = document.get("ticks", [document])
+        return len(raw) if isinstance(raw, list) else 0
+    return 0
+
+
 def _check_content_type(headers: dict[str, str]) -> None:
     content_type = headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
@@ -86,11 +95,13 @@ class IngestService:
         spill: Callable[[], Spiller],
         *,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        metrics: MetricsLogger | None = None,
     ) -> None:
         self._settings = settings
         self._writer = writer
         self._spill = spill
         self._clock_ms = clock_ms
+        self._metrics = MetricsLogger.disabled() if metrics is None else metrics
 
     def blocks_for(self, event: dict[str, Any]) -> tuple[int, list[Block]]:
         """Parse and validate the event into (tick count, blocks); RequestError if refused."""
@@ -113,9 +124,14 @@ class IngestService:
             past_ms=settings.past_window_s * 1000,
             future_ms=settings.future_window_s * 1000,
         )
-        ticks = parse_ticks(document, max_ticks=settings.max_ticks, window=window)
+        try:
+            ticks = parse_ticks(document, max_ticks=settings.max_ticks, window=window)
+        except RequestError:
+            self._metrics.count(METRIC.TICKS_REJECTED, _entries(document))
+            raise
         key = headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= 255:
+            self._metrics.count(METRIC.TICKS_REJECTED, len(ticks))
             raise RequestError(
                 400,
                 "invalid_header",
@@ -130,14 +146,39 @@ class IngestService:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Answer one request: 200 stored, 202 queued, 4xx refused, 503 not acknowledged."""
+        started = time.perf_counter()
+        metrics = self._metrics
+        # Every line carries the three counters, so their SampleCount is the request count.
+        for name in (METRIC.TICKS_ACCEPTED, METRIC.TICKS_REJECTED, METRIC.TICKS_QUEUED):
+            metrics.count(name, 0)
+        status = 500  # what API Gateway answers if an unexpected exception escapes
+        try:
+            response = self._answer(event)
+            status = response["statusCode"]
+            return response
+        finally:
+            context = event.get("requestContext") or {}
+            metrics.set_property("RequestId", context.get("requestId", ""))
+            metrics.set_property("Status", status)
+            metrics.set_property("DurationMs", round((time.perf_counter() - started) * 1e3, 3))
+            metrics.flush()
+
+    def _answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        metrics = self._metrics
         try:
             count, blocks = self.blocks_for(event)
         except RequestError as exc:
+            metrics.set_property("ErrorCode", exc.code)
             return error_response(exc)
+        for block in blocks:
+            metrics.record(METRIC.BLOCK_SIZE, block.count, Unit.COUNT)
         try:
-            self._writer().write(blocks)
+            report = self._writer().write(blocks)
         except StoreUnavailable as exc:
+            metrics.count(METRIC.WRITE_RETRIES, exc.retries)
             return self._spill_refused(count, exc)
+        metrics.count(METRIC.WRITE_RETRIES, report.retries)
+        metrics.count(METRIC.TICKS_ACCEPTED, count)
         return json_response(200, {"accepted": count})
 
     def _spill_refused(self, count: int, refused: StoreUnavailable) -> dict[str, Any]:
@@ -146,6 +187,7 @@ class IngestService:
             self._spill().send(list(refused.unwritten))
         except SpillFailed as exc:
             _log.error("table and spill queue both refused: %s; %s", refused.cause, exc)
+            self._metrics.set_property("ErrorCode", "unavailable")
             return json_response(
                 503,
                 {
@@ -155,4 +197,6 @@ class IngestService:
                 },
             )
         _log.warning("spilled %d tick(s) after %s", queued, refused.cause)
+        self._metrics.count(METRIC.TICKS_ACCEPTED, count)
+        self._metrics.count(METRIC.TICKS_QUEUED, queued)
         return json_response(202, {"accepted": count, "queued": queued})

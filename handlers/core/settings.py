@@ -31,6 +31,8 @@ class ENV:
     TTL_DAYS: Final = PREFIX + "TTL_DAYS"
     WRITE_ATTEMPTS: Final = PREFIX + "WRITE_ATTEMPTS"
     TOKEN_SECRET_ID: Final = PREFIX + "TOKEN_SECRET_ID"
+    STACK: Final = PREFIX + "STACK"
+    """Stack name, the `Stack` dimension of the EMF metrics (`handlers.core.metrics`)."""
 
 
 class Settings(BaseModel):

@@ -100,7 +100,9 @@ class BlockWriter:
                     if code not in RETRYABLE_CODES:
                         _log.error("batch write failed and will not be retried: %s", code)
                         raise StoreUnavailable(
-                            [by_key[_key(it)] for it in pending], f"DynamoDB {code}"
+                            [by_key[_key(it)] for it in pending],
+                            f"DynamoDB {code}",
+                            retries=retries,
                         ) from exc
                     cause = f"DynamoDB {code}"
                     refused.extend(chunk)
@@ -116,7 +118,7 @@ class BlockWriter:
             if not refused:
                 return WriteReport(calls=calls, retries=retries)
             pending = refused
-        raise StoreUnavailable([by_key[_key(it)] for it in pending], cause)
+        raise StoreUnavailable([by_key[_key(it)] for it in pending], cause, retries=retries)
 
 
 def _key(item: dict[str, Any]) -> tuple[str, str]:

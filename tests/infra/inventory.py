@@ -61,6 +61,31 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "marketstream:index:QueryPath": lambda i: "REST API, usage plans, API keys, query function",
     "marketstream:index:PythonFunction": lambda i: "function + log group + role + role policy",
+    "marketstream:index:Observability": lambda i: (
+        "alarms -> SNS topic, dashboard, monthly budget, Logs Insights queries"
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: (
+        f"`{i['name']}`: {i['namespace']} {i['metricName']} "
+        f"{i.get('extendedStatistic') or i['statistic']} > {i['threshold']:g}, "
+        f"{i['datapointsToAlarm']:g} of {i['evaluationPeriods']:g} x {i['period']:g} s"
+    ),
+    "aws:sns/topic:Topic": lambda i: f"`{i['name']}`",
+    "aws:sns/topicPolicy:TopicPolicy": lambda i: (
+        "sns:Publish for "
+        + ", ".join(sorted(s["Principal"]["Service"] for s in json.loads(i["policy"])["Statement"]))
+        + " (this stack's alarms/budget only)"
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": lambda i: f"{i['protocol']} `{i['endpoint']}`",
+    "aws:budgets/budget:Budget": lambda i: (
+        f"`{i['name']}`, {i['budgetType']} {i['limitAmount']} {i['limitUnit']} {i['timeUnit']}, "
+        f"notify at {i['notifications'][0]['threshold']:g}% actual"
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": lambda i: (
+        f"`{i['dashboardName']}`, {len(json.loads(i['dashboardBody'])['widgets'])} widgets"
+    ),
+    "aws:cloudwatch/queryDefinition:QueryDefinition": lambda i: (
+        f"`{i['name']}` over {len(i['logGroupNames'])} log groups"
+    ),
     "aws:dynamodb/table:Table": lambda i: (
         f"{i['billingMode']}, key ({i['hashKey']}, {i['rangeKey']}), stream {i['streamViewType']}, "
         f"TTL `{i['ttl']['attributeName']}`, PITR {i['pointInTimeRecovery']['enabled']}, "

@@ -100,12 +100,14 @@ def _computed(
             return {"secretArn": inputs["secretId"], "versionId": "v1"}
         case "aws:apigatewayv2/api:Api":
             return {
+                "name": name,
                 "apiEndpoint": f"https://{rid}.execute-api.{REGION}.amazonaws.com",
                 "executionArn": arn.format("execute-api", rid),
                 "arn": f"arn:aws:apigateway:{REGION}::/apis/{rid}",
             }
         case "aws:apigateway/restApi:RestApi":
             return {
+                "name": name,
                 "rootResourceId": f"{rid}-root",
                 "executionArn": arn.format("execute-api", rid),
                 "arn": f"arn:aws:apigateway:{REGION}::/restapis/{rid}",
@@ -113,6 +115,15 @@ def _computed(
         case "aws:apigateway/stage:Stage":
             url = f"https://{inputs['restApi']}.execute-api.{REGION}.amazonaws.com"
             return {"invokeUrl": f"{url}/{inputs['stageName']}"}
+        case "aws:sns/topic:Topic":
+            return {"name": name, "arn": arn.format("sns", name)}
+        case "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"name": name, "arn": arn.format("cloudwatch", f"alarm:{name}")}
+        case "aws:cloudwatch/dashboard:Dashboard":
+            dashboard = inputs["dashboardName"]
+            return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"}
+        case "aws:budgets/budget:Budget":
+            return {"arn": f"arn:aws:budgets::{ACCOUNT}:budget/{name}"}
         case "random:index/randomPassword:RandomPassword":
             seed = hashlib.sha256(logical.encode()).hexdigest()
             return {"result": (seed * 4)[: int(inputs["length"])]}

@@ -127,13 +127,17 @@ class TestFunctions:
             ENV.TTL_DAYS: str(config.ttl_days),
             ENV.PAST_WINDOW_S: str(config.past_window_s),
             ENV.FUTURE_WINDOW_S: str(config.future_window_s),
+            ENV.STACK: stack_run.stack,
         }
         assert (
             env["handlers.ingest.handler"][ENV.TTL_DAYS]
             == {"dev": "7", "prod": "365"}[stack_run.stack]
         )
         assert env["handlers.query.handler"] == {ENV.TABLE_NAME: table}
-        assert env["handlers.replay.handler"] == {ENV.TABLE_NAME: table}
+        assert env["handlers.replay.handler"] == {
+            ENV.TABLE_NAME: table,
+            ENV.STACK: stack_run.stack,
+        }
         assert env["handlers.authorizer.handler"] == {ENV.TOKEN_SECRET_ID: secret.state["arn"]}
 
 
@@ -326,6 +330,7 @@ class TestQueryPath:
         "marketstream:index:IngestPath",
         "marketstream:index:QueryPath",
         "marketstream:index:CodeBundle",
+        "marketstream:index:Observability",
     ],
 )
 def test_components_are_declared_once(stack_run: StackRun, token: str) -> None:

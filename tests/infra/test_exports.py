@@ -21,6 +21,10 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"],
         outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["url"],
         outputs.DLQ_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["url"],
+        outputs.CLOUDWATCH_DASHBOARD_URL: (
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+            f"#dashboards/dashboard/marketstream-{stack_run.stack}"
+        ),
     }
 
 

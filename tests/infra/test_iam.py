@@ -147,3 +147,32 @@ def test_api_gateway_may_invoke_only_its_own_routes(stack_run: StackRun) -> None
     for p in permissions.values():
         assert p["principal"] == "apigateway.amazonaws.com"
         assert p["action"] == "lambda:InvokeFunction"
+
+
+def test_resource_policies_name_only_services_and_this_stacks_arns(stack_run: StackRun) -> None:
+    # The alarm topic's policy: the only resource policy the program writes.
+    policies = stack_run.of_type("aws:sns/topicPolicy:TopicPolicy")
+    assert len(policies) == 1
+    arns = stack_run.by_arn()
+    for policy in policies:
+        for statement in _statements(policy):
+            assert statement["Effect"] == "Allow"
+            assert set(statement["Principal"]) == {"Service"}, "no account or * principals"
+            assert statement["Principal"]["Service"] in {
+                "cloudwatch.amazonaws.com",
+                "budgets.amazonaws.com",
+            }
+            assert _as_list(statement["Action"]) == ["sns:Publish"]
+            topic = arns[statement["Resource"]]
+            assert topic.typ == "aws:sns/topic:Topic"
+            assert policy.inputs["arn"] == statement["Resource"]
+            condition = statement["Condition"]
+            sources = condition["ArnEquals"]["aws:SourceArn"]
+            assert sources, "a publisher must be named"
+            for source in sources:
+                assert "*" not in source
+                assert arns[source].typ in {
+                    "aws:cloudwatch/metricAlarm:MetricAlarm",
+                    "aws:budgets/budget:Budget",
+                }, source
+            assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
