@@ -1,7 +1,8 @@
-"""`python -m localcloud demo`: the main job on this machine."""
+"""`python -m localcloud {up,demo} ...` (see `localcloud.cli`)."""
 
 import sys
 
-from localcloud.inprocess_demo import main
+from localcloud.cli import main
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

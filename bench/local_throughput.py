@@ -1,0 +1,132 @@
+"""Highest constant rate the local cloud sustains: p95 <= 100 ms, no errors, for 30 s.
+
+`python -m bench.local_throughput [--duration 30] [--rates-1 ...] [--rates-100 ...]` starts
+`python -m localcloud up` (dev stack, ingest stage limits raised so the stage throttle is not
+what is measured), then for 1-tick and 100-tick requests steps the rate up with the load
+generator (`python -m loadgen`, open loop, latency from the planned send time) until a step
+fails, and prints the best passing rate and the CPU each process used during each step.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+P95_LIMIT_MS = 100.0
+_TICK = 100  # /proc stat clock ticks per second on Linux
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
+
+
+def _start_cloud(directory: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    outputs = directory / "outputs.json"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "localcloud", "up", "--outputs", str(outputs),
+            "--config", "ingestRateLimit=10000", "--config", "ingestBurstLimit=5000",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("localcloud: ready"):
+            print(line.strip())
+            break
+    else:
+        raise SystemExit("localcloud did not start")
+    # Drain its stdout (handlers print metrics lines) so the pipe never blocks it.
+    subprocess.Popen(["cat"], stdin=process.stdout, stdout=subprocess.DEVNULL)
+    return process, json.loads((directory / "state.json").read_text(encoding="utf-8"))
+
+
+def _step(
+    outputs: Path, rate: int, batch: int, duration: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    summary = outputs.with_name(f"run-{batch}-{rate}.json")
+    before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    began = time.monotonic()
+    loadgen = subprocess.Popen(
+        [
+            sys.executable, "-m", "loadgen", "--outputs", str(outputs), "--rate", str(rate),
+            "--duration", f"{duration}s", "--batch", str(batch), "--query-ratio", "0",
+            "--warmup", "2s", "--no-progress", "--json", str(summary),
+        ],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    loadgen_cpu = 0.0
+    while loadgen.poll() is None:
+        try:
+            loadgen_cpu = _cpu_s(loadgen.pid)
+        except OSError:
+            break
+        time.sleep(0.5)  # sampling interval of the CPU probe
+    wall = time.monotonic() - began
+    cpu = {name: (_cpu_s(pid) - before[name]) / wall for name, pid in pids.items()}
+    cpu["loadgen"] = loadgen_cpu / wall
+    result = json.loads(summary.read_text(encoding="utf-8"))
+    p95 = float(result["latency_ms"]["corrected"]["p95"] or 0.0)
+    errors = int(result["requests"]["errors"])
+    return {
+        "rate": rate,
+        "batch": batch,
+        "achieved_rps": result["rate"]["achieved_rps"],
+        "p95_ms": p95,
+        "errors": errors,
+        "passed": errors == 0 and p95 <= P95_LIMIT_MS,
+        "cpu": {name: round(value, 2) for name, value in cpu.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument(
+        "--rates-1", type=int, nargs="+", default=[100, 150, 200, 300, 400, 500, 600]
+    )
+    parser.add_argument("--rates-100", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
+        process, state = _start_cloud(Path(tmp))
+        pids = {"localcloud": int(state["pid"]), "moto": int(state["moto_pid"])}
+        outputs = Path(tmp) / "outputs.json"
+        best: dict[int, dict[str, Any] | None] = {}
+        try:
+            for batch, rates in ((1, args.rates_1), (100, args.rates_100)):
+                best[batch] = None
+                for rate in rates:
+                    result = _step(outputs, rate, batch, args.duration, pids)
+                    print(json.dumps(result), flush=True)
+                    if not result["passed"]:
+                        break
+                    best[batch] = result
+        finally:
+            process.terminate()
+            process.wait(30)
+    for batch, step in best.items():
+        if step is None:
+            print(f"batch {batch}: no tested rate passed (p95 <= {P95_LIMIT_MS:.0f} ms, no errors)")
+        else:
+            print(
+                f"batch {batch}: {step['rate']} req/s = {step['rate'] * batch} ticks/s sustained "
+                f"for {args.duration} s, p95 {step['p95_ms']:.1f} ms, CPU {step['cpu']}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

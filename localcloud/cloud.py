@@ -1,0 +1,295 @@
+"""`LocalCloud`: start moto, run the program against it, load the functions, serve the gateway.
+
+Start-up order: bind the gateway's socket first (its URL goes into the API outputs), start moto
+(a child process), run the program under the mock runtime while moto boots (resources are
+created in moto as the program registers them), import the functions, then open the gateway.
+`stop()` undoes all of it, in reverse, and waits for moto to exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import boto3
+from aiohttp import web
+
+from localcloud import environ
+from localcloud.errors import LocalCloudError
+from localcloud.faults import FaultInjector
+from localcloud.gateway import build_app
+from localcloud.httpapi import build_http_apis
+from localcloud.lambdas import FunctionSpec, LambdaFunction, runtime_environment
+from localcloud.motoserver import MotoServer
+from localcloud.pollers import build_pollers
+from localcloud.program import Deployment, run_program
+from localcloud.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
+from localcloud.restapi import build_rest_apis
+from localcloud.stackconfig import StackConfig, load_stack_config, project_name
+
+__all__ = ["PROJECT_ROOT", "CloudOptions", "LocalCloud"]
+
+PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+_log = logging.getLogger("localcloud")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudOptions:
+    """How to start the local cloud."""
+
+    stack: str = "dev"
+    stack_file: Path | None = None
+    """A stack file to use instead of `Pulumi.<stack>.yaml` (tests pass their own)."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Config values set on top of the stack file (`key` or `namespace:key`)."""
+    port: int = 0
+    """Gateway port on 127.0.0.1; 0 picks a free one."""
+    fail_writes: float = 0.0
+    workers: int = 8
+    """Threads running handler invocations (boto3's default pool has 10 connections)."""
+    project_root: Path = PROJECT_ROOT
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fail_writes <= 1.0:
+            raise ValueError("fail_writes must be between 0 and 1")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+
+class LocalCloud:
+    """The Pulumi program deployed onto 127.0.0.1."""
+
+    def __init__(self, options: CloudOptions) -> None:
+        self.options = options
+        self.faults = FaultInjector(options.fail_writes)
+        self.deployment: Deployment | None = None
+        self.config: StackConfig | None = None
+        self.gateway_url = ""
+        self.startup_s = 0.0
+        self.notes: list[str] = []
+        """Start-up remarks: types not emulated, generated secrets, where code came from."""
+        self.functions: dict[str, LambdaFunction] = {}
+        self._moto = MotoServer()
+        self._runner: web.AppRunner | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._started = False
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The program's exports, resolved to local values (secrets in clear)."""
+        return dict(self.deployment.exports) if self.deployment else {}
+
+    @property
+    def moto_endpoint(self) -> str:
+        """The moto server's URL."""
+        return self._moto.endpoint
+
+    @property
+    def moto_pid(self) -> int:
+        """The moto server's process id."""
+        return self._moto.pid
+
+    async def __aenter__(self) -> LocalCloud:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Bring everything up; on failure, stop what was started and raise."""
+        started = time.monotonic()
+        self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.startup_s = time.monotonic() - started
+
+    async def _start(self) -> None:
+        options = self.options
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", options.port))
+        except OSError as exc:
+            sock.close()
+            raise LocalCloudError(f"cannot listen on 127.0.0.1:{options.port}: {exc}") from None
+        self.gateway_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        try:
+            self._moto.start()
+            config = load_stack_config(
+                options.project_root,
+                options.stack,
+                stack_file=options.stack_file,
+                overrides=options.overrides,
+            )
+            self.config = config
+            self.notes.extend(
+                f"{key}: secure value replaced by a local one" for key in config.generated_secrets
+            )
+            provider = LocalProvider(
+                stack=config.stack,
+                region=config.region,
+                gateway_url=self.gateway_url,
+                moto_endpoint=self._moto.wait_ready,
+            )
+            deployment = await asyncio.to_thread(
+                run_program,
+                options.project_root / "__main__.py",
+                config,
+                provider,
+                project=project_name(options.project_root),
+            )
+            self.deployment = deployment
+            endpoint = await asyncio.to_thread(self._moto.wait_ready)
+            self._note_types(deployment, provider)
+            environ.install()
+            self._setup_default_session()
+            self._executor = ThreadPoolExecutor(options.workers, thread_name_prefix="lambda")
+            await self._load_functions(deployment, config.region, endpoint)
+            sqs = moto_session(config.region).client("sqs", endpoint_url=endpoint)
+            pollers, notes = build_pollers(deployment, self.functions, sqs, config.region)
+            self.notes.extend(notes)
+            app = build_app(
+                http_apis=build_http_apis(deployment, self.functions, config.region),
+                rest_apis=build_rest_apis(deployment, self.functions),
+                functions={f.spec.name: f for f in set(self.functions.values())},
+                faults=self.faults,
+                pollers=pollers,
+            )
+            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await self._runner.setup()
+            site = web.SockSite(self._runner, sock)
+            await site.start()
+        except BaseException:
+            sock.close()
+            raise
+
+    def _setup_default_session(self) -> None:
+        """The boto3 session the handlers' clients come from, with the fault hook on it."""
+        # Handlers call `boto3.client(...)`, which uses boto3's default session. A fresh one
+        # keeps any session this process made earlier (with real settings) away from them.
+        boto3.DEFAULT_SESSION = boto3.session.Session()
+        self.faults.install(boto3.DEFAULT_SESSION._session)
+
+    async def _load_functions(self, deployment: Deployment, region: str, endpoint: str) -> None:
+        assert self._executor is not None
+        for r in deployment.of_type("aws:lambda/function:Function"):
+            spec = self._spec(r.id, r.inputs, r.outputs)
+            function = LambdaFunction(
+                spec, runtime_environment(spec, region=region, endpoint=endpoint), self._executor
+            )
+            await asyncio.to_thread(function.load)
+            for alias in (spec.name, spec.arn, f"{spec.arn}:$LATEST"):
+                self.functions[alias] = function
+
+    def _spec(self, name: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> FunctionSpec:
+        code = inputs.get("code")
+        code_path = code.get("path") if isinstance(code, dict) else None
+        code_dir = Path(code_path) if code_path else None
+        if code_dir is not None and not code_dir.is_absolute():
+            code_dir = Path.cwd() / code_dir  # the program made it relative to its cwd
+        if code_dir is None or not code_dir.is_dir():
+            self.notes.append(
+                f"function {name}: code {code_path!r} is not a staged directory; "
+                f"importing from {self.options.project_root}"
+            )
+            code_dir = self.options.project_root
+        variables = (inputs.get("environment") or {}).get("variables") or {}
+        reserved = inputs.get("reservedConcurrentExecutions")
+        logging_config = inputs.get("loggingConfig") or {}
+        return FunctionSpec(
+            name=name,
+            arn=str(outputs["arn"]),
+            handler=str(inputs.get("handler", "")),
+            code_dir=code_dir.resolve(),
+            timeout_s=float(inputs.get("timeout") or 3),
+            memory_mb=int(inputs.get("memorySize") or 128),
+            environment={str(k): str(v) for k, v in variables.items()},
+            reserved_concurrency=int(reserved) if reserved is not None and reserved >= 0 else None,
+            log_group=str(logging_config.get("logGroup") or f"/aws/lambda/{name}"),
+        )
+
+    def _note_types(self, deployment: Deployment, provider: LocalProvider) -> None:
+        declared = {r.typ for r in deployment.resources if r.custom}
+        accepted = sorted(declared & set(ACCEPTED))
+        if accepted:
+            self.notes.append("accepted, no local effect: " + ", ".join(accepted))
+        if provider.unknown_types:
+            self.notes.append(
+                "NOT emulated (unknown type, outputs echo the inputs): "
+                + ", ".join(sorted(provider.unknown_types))
+            )
+        if provider.unknown_calls:
+            self.notes.append(
+                "unknown provider functions: " + ", ".join(sorted(provider.unknown_calls))
+            )
+        for r in deployment.of_type("aws:apigatewayv2/api:Api"):
+            if r.inputs.get("protocolType", "HTTP") != "HTTP":
+                self.notes.append(f"{r.name}: {r.inputs.get('protocolType')} APIs are not emulated")
+        assert set(EMULATED).isdisjoint(ACCEPTED)
+
+    async def stop(self) -> None:
+        """Stop the gateway, the pollers, the functions' threads and moto (and wait for it)."""
+        if not self._started:
+            return
+        self._started = False
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._executor is not None:
+            # A handler stuck past its timeout cannot be killed; do not wait for it.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        await asyncio.to_thread(self._moto.stop)
+        environ.uninstall()
+
+    def state(self) -> dict[str, Any]:
+        """What is running where, for `.localcloud/state.json` (tests and tools read it)."""
+        deployment = self.deployment or Deployment("")
+        return {
+            "pid": os.getpid(),
+            "moto_pid": self._moto.pid,
+            "moto_endpoint": self._moto.endpoint,
+            "gateway_url": self.gateway_url,
+            "stack": deployment.stack,
+            "startup_s": round(self.startup_s, 3),
+            "functions": sorted({f.spec.name for f in self.functions.values()}),
+            "api_keys": {
+                str(r.outputs.get("name") or r.name): r.outputs.get("value")
+                for r in deployment.of_type("aws:apigateway/apiKey:ApiKey")
+            },
+            "resources": [
+                {"type": r.typ, "name": r.name, "id": r.id}
+                for r in deployment.resources
+                if r.custom
+            ],
+            "notes": list(self.notes),
+        }
+
+    def write_files(self, outputs_path: Path, state_path: Path) -> None:
+        """Write the outputs file (what the load generator reads) and the state file."""
+        for path, document in ((outputs_path, self.outputs), (state_path, self.state())):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            os.replace(tmp, path)  # readers never see a half-written file

@@ -1,0 +1,122 @@
+"""The local API gateway: one aiohttp app serving every HTTP and REST API, plus admin routes.
+
+`/<apiId>/...` goes to the API with that id (HTTP APIs: `$default` stage at the root, named
+stages as the first segment; REST APIs: stage first). `/_localcloud/health` and
+`/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
+Pollers run as the app's background tasks (`cleanup_ctx`), so they stop with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict
+from typing import Final
+
+from aiohttp import web
+
+from localcloud.events import gateway_error
+from localcloud.faults import FaultInjector
+from localcloud.httpapi import HttpApi
+from localcloud.lambdas import LambdaFunction
+from localcloud.pollers import Poller
+from localcloud.restapi import RestApi
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "FAULTS",
+    "FUNCTIONS",
+    "HTTP_APIS",
+    "POLLERS",
+    "REST_APIS",
+    "build_app",
+]
+
+ADMIN_PREFIX: Final = "/_localcloud"
+
+HTTP_APIS: Final = web.AppKey("http_apis", dict[str, HttpApi])
+REST_APIS: Final = web.AppKey("rest_apis", dict[str, RestApi])
+FUNCTIONS: Final = web.AppKey("functions", dict[str, LambdaFunction])
+"""Each function once, by physical name."""
+FAULTS: Final = web.AppKey("faults", FaultInjector)
+POLLERS: Final = web.AppKey("pollers", list[Poller])
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    parts = [part for part in request.path.split("/") if part]
+    if not parts:
+        return gateway_error(404, "Not Found")
+    api_id, rest = parts[0], parts[1:]
+    http_api = request.app[HTTP_APIS].get(api_id)
+    if http_api is not None:
+        return await http_api.handle(request, rest)
+    rest_api = request.app[REST_APIS].get(api_id)
+    if rest_api is not None:
+        return await rest_api.handle(request, rest)
+    return gateway_error(404, "Not Found")
+
+
+async def _health(request: web.Request) -> web.Response:
+    app = request.app
+    body = {
+        "status": "ok",
+        "functions": {
+            name: {"invocations": f.invocations, "errors": f.errors}
+            for name, f in app[FUNCTIONS].items()
+        },
+        "pollers": [asdict(p.stats) for p in app[POLLERS]],
+        "faults": app[FAULTS].snapshot(),
+    }
+    return web.json_response(body)
+
+
+async def _get_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[FAULTS].snapshot())
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    try:
+        document = await request.json()
+        share = document["fail_writes"]
+        if isinstance(share, bool) or not isinstance(share, int | float):
+            raise TypeError("fail_writes must be a number")
+        request.app[FAULTS].fail_writes = float(share)
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = str(exc) if not isinstance(exc, KeyError) else "fail_writes is required"
+        if isinstance(exc, json.JSONDecodeError):
+            reason = "the body is not JSON"
+        return gateway_error(400, f"bad fault settings: {reason}")
+    return web.json_response(request.app[FAULTS].snapshot())
+
+
+async def _run_pollers(app: web.Application) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(p.run(), name=f"poller:{p.stats.source}") for p in app[POLLERS]]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def build_app(
+    *,
+    http_apis: Mapping[str, HttpApi],
+    rest_apis: Mapping[str, RestApi],
+    functions: Mapping[str, LambdaFunction],
+    faults: FaultInjector,
+    pollers: list[Poller],
+) -> web.Application:
+    """The gateway application."""
+    # No client_max_size beyond API Gateway's own 10 MB payload limit.
+    app = web.Application(client_max_size=10 * 1024 * 1024)
+    app[HTTP_APIS] = dict(http_apis)
+    app[REST_APIS] = dict(rest_apis)
+    app[FUNCTIONS] = dict(functions)
+    app[FAULTS] = faults
+    app[POLLERS] = pollers
+    app.router.add_get(f"{ADMIN_PREFIX}/health", _health)
+    app.router.add_get(f"{ADMIN_PREFIX}/faults", _get_faults)
+    app.router.add_post(f"{ADMIN_PREFIX}/faults", _set_faults)
+    app.router.add_route("*", "/{tail:.*}", _dispatch)
+    app.cleanup_ctx.append(_run_pollers)
+    return app

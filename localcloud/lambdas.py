@@ -1,0 +1,238 @@
+"""In-process Lambda environments: each function imports its own instance of the handler package.
+
+A function's module is imported from the staged code directory (the program's `code` archive
+path) as a private copy: the handler package's modules are swapped out of `sys.modules` during
+the import and back afterwards, so two functions never share module state (settings, cached
+clients), as two Lambda functions would not. Imports and invocations see the function's
+environment variables plus what the Lambda runtime sets (`localcloud.environ`), with
+`AWS_ENDPOINT_URL` pointing at moto and fake credentials, so handlers run unchanged.
+
+Invocations run in a shared thread pool (handlers are blocking boto3 code). The timeout is
+enforced on the caller's side: a timed-out invocation is reported as an error at once, but its
+thread cannot be killed and finishes in the background (a real Lambda would be frozen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from localcloud import environ
+from localcloud.errors import LocalCloudError
+
+__all__ = [
+    "FunctionError",
+    "FunctionSpec",
+    "FunctionThrottled",
+    "FunctionTimeout",
+    "LambdaContext",
+    "LambdaFunction",
+    "runtime_environment",
+]
+
+_log = logging.getLogger("localcloud.lambdas")
+_IMPORT_LOCK: Final = threading.Lock()
+# Variables that would point boto3 at a real account or profile: hidden inside functions.
+_HIDDEN: Final = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+class FunctionError(LocalCloudError):
+    """The handler raised (Lambda's `Unhandled` error); carries Lambda's error fields."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.error_message = message
+
+
+class FunctionTimeout(FunctionError):
+    """The handler ran longer than the function's timeout."""
+
+
+class FunctionThrottled(LocalCloudError):
+    """The function's reserved concurrency is in use (Lambda's TooManyRequestsException)."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the program declared about one function."""
+
+    name: str
+    arn: str
+    handler: str
+    """`module.attribute`, e.g. `handlers.ingest.handler`."""
+    code_dir: Path
+    timeout_s: float = 3.0
+    memory_mb: int = 128
+    environment: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    """None: unreserved (bounded by the shared pool only)."""
+    log_group: str = ""
+
+
+@dataclass
+class LambdaContext:
+    """The `context` argument of a Python handler (the attributes handlers commonly use)."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_s: float
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function times out."""
+        return max(0, int((self.deadline_s - time.monotonic()) * 1000))
+
+
+def runtime_environment(spec: FunctionSpec, *, region: str, endpoint: str) -> environ.Overlay:
+    """The variables a function sees: Lambda's runtime variables, moto, then its own."""
+    overlay: environ.Overlay = dict.fromkeys(_HIDDEN)
+    overlay.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            "AWS_ENDPOINT_URL": endpoint,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+        }
+    )
+    overlay.update(spec.environment)
+    return overlay
+
+
+def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) -> Any:
+    """Import `module_name` from `code_dir` as a private instance of its top-level package."""
+    top = module_name.split(".", 1)[0]
+
+    def ours(name: str) -> bool:
+        return name == top or name.startswith(top + ".")
+
+    with _IMPORT_LOCK:
+        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+        sys.path.insert(0, str(code_dir))
+        try:
+            importlib.invalidate_caches()
+            with environ.applied(overlay):
+                module = importlib.import_module(module_name)
+        finally:
+            for name in [name for name in sys.modules if ours(name)]:
+                del sys.modules[name]
+            sys.path.remove(str(code_dir))
+            sys.modules.update(saved)
+    return module
+
+
+class LambdaFunction:
+    """One function: its private module instance, environment, concurrency and timeout."""
+
+    def __init__(self, spec: FunctionSpec, overlay: environ.Overlay, executor: Executor) -> None:
+        self.spec = spec
+        self._overlay = overlay
+        self._executor = executor
+        self._handler: Callable[[Any, LambdaContext], Any] | None = None
+        self._semaphore = (
+            asyncio.Semaphore(spec.reserved_concurrency)
+            if spec.reserved_concurrency is not None
+            else None
+        )
+        self.invocations = 0
+        self.errors = 0
+
+    def load(self) -> None:
+        """Import the handler (Lambda's INIT phase); LocalCloudError if it cannot be found."""
+        module_name, _, attribute = self.spec.handler.rpartition(".")
+        if not module_name:
+            raise LocalCloudError(f"{self.spec.name}: bad handler {self.spec.handler!r}")
+        try:
+            module = _fresh_import(module_name, self.spec.code_dir, self._overlay)
+        except Exception as exc:
+            raise LocalCloudError(
+                f"{self.spec.name}: importing {module_name} from {self.spec.code_dir} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        handler = getattr(module, attribute, None)
+        if not callable(handler):
+            raise LocalCloudError(f"{self.spec.name}: {self.spec.handler} is not callable")
+        self._handler = handler
+
+    async def invoke(self, event: Any) -> Any:
+        """Run the handler on `event`; its result, or FunctionError/Timeout/Throttled."""
+        if self._semaphore is None:
+            return await self._invoke(event)
+        if self._semaphore.locked():
+            raise FunctionThrottled(f"{self.spec.name}: reserved concurrency in use")
+        async with self._semaphore:
+            return await self._invoke(event)
+
+    async def _invoke(self, event: Any) -> Any:
+        self.invocations += 1
+        deadline = time.monotonic() + self.spec.timeout_s
+        context = LambdaContext(
+            function_name=self.spec.name,
+            invoked_function_arn=self.spec.arn,
+            memory_limit_in_mb=self.spec.memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=self.spec.log_group,
+            log_stream_name=f"localcloud/{self.spec.name}",
+            deadline_s=deadline,
+        )
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._call, event, context)
+        try:
+            async with asyncio.timeout(self.spec.timeout_s):
+                return await future
+        except TimeoutError:
+            self.errors += 1
+            raise FunctionTimeout(
+                "Sandbox.Timedout", f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+            ) from None
+
+    def _call(self, event: Any, context: LambdaContext) -> Any:
+        handler = self._handler
+        if handler is None:
+            raise LocalCloudError(f"{self.spec.name} is not loaded")
+        with environ.applied(self._overlay):
+            try:
+                return handler(event, context)
+            except Exception as exc:
+                self.errors += 1
+                # What CloudWatch would show for an unhandled error.
+                _log.error(
+                    "%s %s: unhandled %s\n%s",
+                    self.spec.name,
+                    context.aws_request_id,
+                    type(exc).__name__,
+                    traceback.format_exc().rstrip(),
+                )
+                raise FunctionError(type(exc).__name__, str(exc)) from None

@@ -1,0 +1,244 @@
+"""The program's APIs on the local cloud, through real HTTP: ingest, query, auth, keys, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from infra import outputs
+from tests.functional.cloudproc import RunningCloud
+from tests.functional.ticks import api_key, auth, ingest, make_ticks, new_symbol, read_all
+
+
+def test_outputs_file_has_every_export_key(local_cloud: RunningCloud) -> None:
+    # GIVEN the outputs file the local cloud wrote
+    written = json.loads((local_cloud.directory / "outputs.json").read_text(encoding="utf-8"))
+    # THEN every key the program must export is there, with local values
+    assert set(outputs.ALL_KEYS) <= set(written)
+    assert written[outputs.INGEST_URL].startswith("http://127.0.0.1:")
+    assert written[outputs.QUERY_BASE_URL].startswith("http://127.0.0.1:")
+    assert written[outputs.SPILL_QUEUE_URL].startswith("http://127.0.0.1:")
+    assert all(written[key] for key in outputs.SECRET_KEYS)
+
+
+async def test_ingest_then_query_returns_the_same_ticks(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN 250 ticks of a new symbol, two of them in the same millisecond
+    symbol = new_symbol()
+    ticks = make_ticks(symbol, 250)
+    ticks.append({**ticks[10], "price": "555.5"})
+    # WHEN they are ingested in three requests
+    for chunk in (ticks[:100], ticks[100:200], ticks[200:]):
+        status, body = await ingest(http, local_cloud, chunk)
+        assert (status, body["accepted"]) == (200, len(chunk))
+    # THEN reading the symbol back page by page gives every tick, prices exact, in time order
+    stored = await read_all(http, local_cloud, symbol, limit=37)
+    key = lambda t: (t["timestamp"], t["price"], t["size"])  # noqa: E731
+    assert sorted(map(key, stored)) == sorted(map(key, ticks))
+    assert [t["timestamp"] for t in stored] == sorted(t["timestamp"] for t in ticks)
+
+
+async def test_latest_and_bars_agree_with_what_was_sent(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN 180 ticks over three minutes
+    symbol = new_symbol()
+    start = (local_cloud_now() - 3_600_000) // 60_000 * 60_000
+    ticks = make_ticks(symbol, 180, start_ms=start)
+    status, _ = await ingest(http, local_cloud, ticks)
+    assert status == 200
+    base = local_cloud.outputs[outputs.QUERY_BASE_URL]
+    # WHEN /latest and /bars are asked
+    async with http.get(
+        f"{base}/latest", params={"symbol": symbol}, headers=api_key(local_cloud)
+    ) as r:
+        latest = (await r.json())["tick"]
+    params = {"symbol": symbol, "interval": "1m", "from": str(start), "to": str(start + 180_000)}
+    async with http.get(f"{base}/bars", params=params, headers=api_key(local_cloud)) as r:
+        assert r.status == 200
+        bars = [b for b in (await r.json())["bars"] if b["count"]]
+    # THEN the latest tick is the newest sent and each bar is the OHLCV of its minute
+    newest = max(ticks, key=lambda t: t["timestamp"])
+    assert (latest["price"], latest["timestamp"]) == (newest["price"], newest["timestamp"])
+    assert [_bar_values(b) for b in bars] == _expected_bars(ticks, 60_000)
+
+
+def local_cloud_now() -> int:
+    return int(time.time() * 1000)
+
+
+def _bar_values(bar: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        bar["start"],
+        Decimal(bar["open"]),
+        Decimal(bar["high"]),
+        Decimal(bar["low"]),
+        Decimal(bar["close"]),
+        Decimal(bar["volume"]),
+        bar["count"],
+    )
+
+
+def _expected_bars(ticks: list[dict[str, Any]], length: int) -> list[tuple[Any, ...]]:
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for tick in sorted(ticks, key=lambda t: t["timestamp"]):
+        groups.setdefault(tick["timestamp"] // length * length, []).append(tick)
+    return [
+        (
+            start,
+            Decimal(group[0]["price"]),
+            max(Decimal(t["price"]) for t in group),
+            min(Decimal(t["price"]) for t in group),
+            Decimal(group[-1]["price"]),
+            sum((Decimal(t["size"]) for t in group), Decimal(0)),
+            len(group),
+        )
+        for start, group in sorted(groups.items())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong-token"}, 403),
+        ({"Authorization": "Basic x"}, 403),
+    ],
+)
+async def test_ingest_refuses_missing_or_wrong_tokens(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession, headers: dict[str, str], status: int
+) -> None:
+    # GIVEN a valid batch
+    symbol = new_symbol()
+    # WHEN it is sent without the right bearer token
+    async with http.post(
+        local_cloud.outputs[outputs.INGEST_URL],
+        json={"ticks": make_ticks(symbol, 3)},
+        headers=headers,
+    ) as reply:
+        # THEN API Gateway refuses it (JSON body) and nothing is stored
+        assert reply.status == status
+        assert "message" in await reply.json()
+    assert await read_all(http, local_cloud, symbol) == []
+
+
+@pytest.mark.parametrize("key", [None, "not-a-key"])
+async def test_query_refuses_missing_or_unknown_api_keys(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession, key: str | None
+) -> None:
+    headers = {"x-api-key": key} if key else {}
+    for path in ("query", "latest", "bars"):
+        async with http.get(
+            f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/{path}",
+            params={"symbol": "AAPL"},
+            headers=headers,
+        ) as reply:
+            assert (reply.status, await reply.json()) == (403, {"message": "Forbidden"})
+
+
+async def test_quota_exhausted_gives_429(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN the client whose tier allows 3 requests a day
+    headers = {"x-api-key": local_cloud.api_key("quota-client")}
+    url = f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/latest"
+    statuses = []
+    # WHEN it makes 5 requests
+    for _ in range(5):
+        async with http.get(url, params={"symbol": "AAPL"}, headers=headers) as reply:
+            statuses.append((reply.status, (await reply.json()).get("message")))
+    # THEN the first 3 pass and the rest are refused with API Gateway's quota message
+    assert [s for s, _ in statuses[:3]] == [200, 200, 200]
+    assert statuses[3:] == [(429, "Limit Exceeded")] * 2
+
+
+async def test_throttle_exceeded_gives_429(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN the client whose tier allows 1 request/s with a burst of 1
+    headers = {"x-api-key": local_cloud.api_key("throttle-client")}
+    url = f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/latest"
+
+    async def one() -> tuple[int, Any]:
+        async with http.get(url, params={"symbol": "AAPL"}, headers=headers) as reply:
+            return reply.status, (await reply.json()).get("message")
+
+    # WHEN it fires 6 requests at once
+    results = await asyncio.gather(*(one() for _ in range(6)))
+    # THEN some pass and the rest are throttled
+    assert (200, None) in results
+    assert (429, "Too Many Requests") in results
+    assert set(results) <= {(200, None), (429, "Too Many Requests")}
+
+
+BAD_BODIES: list[tuple[str, bytes, str, int]] = [
+    ("not json", b"{nope", "application/json", 400),
+    ("empty", b"", "application/json", 400),
+    ("wrong media type", b'{"ticks": []}', "text/plain", 415),
+    ("missing price", b'{"ticks": [{"symbol": "%s", "timestamp": %d}]}', "application/json", 400),
+    (
+        "negative price",
+        b'{"ticks": [{"symbol": "%s", "price": "-1", "timestamp": %d}]}',
+        "application/json",
+        400,
+    ),
+    (
+        "float timestamp",
+        b'{"ticks": [{"symbol": "%s", "price": "1", "timestamp": %d.5}]}',
+        "application/json",
+        400,
+    ),
+    (
+        "timestamp far future",
+        b'{"ticks": [{"symbol": "%s", "price": "1", "timestamp": 9%d}]}',
+        "application/json",
+        400,
+    ),
+    ("too large", b"x" * 300_000, "application/json", 413),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "status"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
+)
+async def test_bad_ingest_bodies_are_refused_and_nothing_is_stored(
+    local_cloud: RunningCloud,
+    http: aiohttp.ClientSession,
+    name: str,
+    body: bytes,
+    content_type: str,
+    status: int,
+) -> None:
+    # GIVEN a bad body, alongside a good tick of the same symbol in the same request if it parses
+    symbol = new_symbol()
+    if b"%s" in body:
+        body = body % (symbol.encode(), local_cloud_now())
+    # WHEN it is posted with a valid token
+    async with http.post(
+        local_cloud.outputs[outputs.INGEST_URL],
+        data=body,
+        headers={**auth(local_cloud), "Content-Type": content_type},
+    ) as reply:
+        # THEN the handler's 4xx comes back as JSON and nothing was written
+        assert reply.status == status, await reply.text()
+        assert "error" in await reply.json()
+    assert await read_all(http, local_cloud, symbol) == []
+
+
+async def test_a_mixed_batch_with_one_bad_tick_stores_nothing(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    symbol = new_symbol()
+    ticks = make_ticks(symbol, 20)
+    ticks[13]["price"] = "abc"
+    status, body = await ingest(http, local_cloud, ticks)
+    assert status == 400
+    assert body["details"][0]["index"] == 13
+    assert await read_all(http, local_cloud, symbol) == []

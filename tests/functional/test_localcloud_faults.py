@@ -1,0 +1,102 @@
+"""Fault injection, spill and replay on the local cloud: no acknowledged tick is ever lost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import boto3
+import pytest
+
+from infra import outputs
+from tests.functional.cloudproc import RunningCloud
+from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
+
+DRAIN_DEADLINE_S = 60.0
+
+
+def _sqs(cloud: RunningCloud) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=cloud.state["moto_endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def _depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+async def _wait_until(check: Any, what: str) -> None:
+    """Poll `check()` until true, within DRAIN_DEADLINE_S."""
+    deadline = time.monotonic() + DRAIN_DEADLINE_S
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)  # polling interval of a bounded wait, not synchronisation
+
+
+async def _set_faults(http: aiohttp.ClientSession, cloud: RunningCloud, share: float) -> None:
+    async with http.post(f"{cloud.admin_url}/faults", json={"fail_writes": share}) as reply:
+        assert reply.status == 200
+        assert (await reply.json())["fail_writes"] == share
+
+
+async def test_every_acknowledged_tick_is_stored_under_write_faults(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    symbol = new_symbol()
+    base = int(time.time() * 1000) - 600_000
+    # Ticks 1 s apart within a batch, batches 7 ms apart: every timestamp distinct.
+    batches = [make_ticks(symbol, 5, start_ms=base + n * 7) for n in range(120)]
+    try:
+        # GIVEN 30% of DynamoDB writes fail
+        await _set_faults(http, local_cloud, 0.3)
+        # WHEN a burst of 100 requests comes in concurrently
+        first = await asyncio.gather(*(ingest(http, local_cloud, b) for b in batches[:100]))
+        # AND then every write fails for 20 more (so they must spill)
+        await _set_faults(http, local_cloud, 1.0)
+        second = await asyncio.gather(*(ingest(http, local_cloud, b) for b in batches[100:]))
+    finally:
+        await _set_faults(http, local_cloud, 0.0)
+    results = list(zip(batches, [*first, *second], strict=True))
+    assert {status for _, (status, _) in results} <= {200, 202, 503}
+    assert sum(1 for _, (status, _) in results[100:] if status == 202) > 0, "nothing spilled"
+    acked = [t for batch, (status, _) in results if status in (200, 202) for t in batch]
+    # THEN once the replay poller drained the spill queue ...
+    sqs = _sqs(local_cloud)
+    spill = local_cloud.outputs[outputs.SPILL_QUEUE_URL]
+    await _wait_until(lambda: _depth(sqs, spill) == 0, "the spill queue to drain")
+    # ... every acknowledged tick is stored exactly once, and nothing went to the DLQ
+    stored = await read_all(http, local_cloud, symbol, limit=1000)
+    key = lambda t: (t["timestamp"], t["price"])  # noqa: E731
+    assert Counter(map(key, stored)) == Counter(map(key, acked))
+    assert _depth(sqs, local_cloud.outputs[outputs.DLQ_URL]) == 0
+
+
+async def test_a_poison_message_goes_to_the_dlq_after_max_receives(
+    local_cloud: RunningCloud, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN a message the replay function can never process (it reports it as failed)
+    sqs = _sqs(local_cloud)
+    dlq = local_cloud.outputs[outputs.DLQ_URL]
+    before = _depth(sqs, dlq)
+    sqs.send_message(
+        QueueUrl=local_cloud.outputs[outputs.SPILL_QUEUE_URL], MessageBody="not a spill message"
+    )
+    # THEN after maxReceiveCount (2) receives, SQS (moto) moves it to the dead-letter queue
+    await _wait_until(lambda: _depth(sqs, dlq) == before + 1, "the poison message in the DLQ")
+    async with http.get(f"{local_cloud.admin_url}/health") as reply:
+        pollers = (await reply.json())["pollers"]
+    assert sum(p["failed"] for p in pollers) >= 2
