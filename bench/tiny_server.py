@@ -1,9 +1,10 @@
 """A minimal, fast HTTP/1.1 server for load-generator benchmarks: `python -m bench.tiny_server`.
 
-It speaks just enough HTTP (keep-alive, Content-Length bodies, pipelining) to answer every request
-with `200 {"accepted": N}`, N being the number of `"id":` fields in the body, which is what the
-load generator's ingest check expects. Written on a bare asyncio Protocol so that the server, not
-a framework, is as cheap as possible and the benchmark measures the client.
+By default it speaks just enough HTTP (keep-alive, Content-Length bodies, pipelining) to answer
+every request with `200 {"accepted": N}`, N being the number of `"id":` fields in the body (what
+the load generator's ingest check expects). It is a bare asyncio Protocol, so that the server,
+not a framework, is as cheap as possible and the benchmark measures the client. `--aiohttp` serves
+the same answer from a minimal aiohttp application instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
+
+from aiohttp import web
 
 __all__ = ["HttpProtocol", "main", "serve"]
 
@@ -61,19 +64,43 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.write(b"".join(out))
 
 
-async def serve(host: str, port: int, port_file: Path | None) -> None:
+def _aiohttp_app() -> web.Application:
+    async def ingest(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response({"accepted": body.count(b'"id":')})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", ingest)
+    return app
+
+
+async def serve(host: str, port: int, port_file: Path | None, *, use_aiohttp: bool) -> None:
     """Serve until SIGINT/SIGTERM; write the bound port to `port_file` once listening."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(HttpProtocol, host, port, backlog=1024)
-    bound = server.sockets[0].getsockname()[1]
-    if port_file is not None:
-        port_file.write_text(f"{bound}\n", encoding="utf-8")
-    print(f"tiny_server listening on http://{host}:{bound}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with server:
+    if use_aiohttp:
+        runner = web.AppRunner(_aiohttp_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        bound = int(runner.addresses[0][1])
+    else:
+        server = await loop.create_server(HttpProtocol, host, port, backlog=1024)
+        bound = server.sockets[0].getsockname()[1]
+    if port_file is not None:
+        port_file.write_text(f"{bound}\n", encoding="utf-8")
+    kind = "aiohttp" if use_aiohttp else "asyncio protocol"
+    print(f"tiny_server ({kind}) listening on http://{host}:{bound}", flush=True)
+    try:
         await stop.wait()
+    finally:
+        if use_aiohttp:
+            await runner.cleanup()
+        else:
+            server.close()
+            await server.wait_closed()
 
 
 def main() -> None:
@@ -82,9 +109,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path)
+    parser.add_argument("--aiohttp", action="store_true", help="a minimal aiohttp app instead")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.port_file))
+        asyncio.run(serve(args.host, args.port, args.port_file, use_aiohttp=args.aiohttp))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Validated run settings: frozen dataclasses that check themselves, plus the text parsers for them."""
+"""Validated run settings: frozen dataclasses that check themselves, and their text parsers."""
 
 from __future__ import annotations
 

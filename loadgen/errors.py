@@ -62,7 +62,10 @@ def classify(exc: BaseException) -> ErrorKind:
         return ErrorKind.CONNECT
     if isinstance(
         exc,
-        aiohttp.ClientResponseError | json.JSONDecodeError | UnicodeDecodeError | ResponseShapeError,
+        aiohttp.ClientResponseError
+        | json.JSONDecodeError
+        | UnicodeDecodeError
+        | ResponseShapeError,
     ):
         return ErrorKind.BAD_RESPONSE
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError | OSError):

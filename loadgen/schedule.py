@@ -71,7 +71,7 @@ class Schedule:
             rate = stage.target_rps
         self._ramps = tuple(ramps)
         self.duration_s = t
-        self.total = int(math.floor(before + 0.5))
+        self.total = _whole(before)
 
     @classmethod
     def from_config(cls, config: LoadConfig) -> Schedule:

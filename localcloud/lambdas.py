@@ -26,10 +26,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from localcloud import environ
 from localcloud.errors import LocalCloudError
+
+Handler = Callable[[Any, Any], Any]
+"""A Lambda handler: (event, context) -> result."""
 
 __all__ = [
     "FunctionError",
@@ -160,7 +163,12 @@ class LambdaFunction:
         self.spec = spec
         self._overlay = overlay
         self._executor = executor
-        self._handler: Callable[[Any, LambdaContext], Any] | None = None
+        # Idle containers: one private module instance each. Lambda runs one invocation per
+        # container at a time, and the handlers rely on it (per-invocation metrics state), so a
+        # concurrent invocation takes an idle container or cold-starts a new one.
+        self._idle: list[Handler] = []
+        self._idle_lock = threading.Lock()
+        self.containers = 0
         self._semaphore = (
             asyncio.Semaphore(spec.reserved_concurrency)
             if spec.reserved_concurrency is not None
@@ -170,7 +178,10 @@ class LambdaFunction:
         self.errors = 0
 
     def load(self) -> None:
-        """Import the handler (Lambda's INIT phase); LocalCloudError if it cannot be found."""
+        """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
+        self._idle.append(self._new_container())
+
+    def _new_container(self) -> Handler:
         module_name, _, attribute = self.spec.handler.rpartition(".")
         if not module_name:
             raise LocalCloudError(f"{self.spec.name}: bad handler {self.spec.handler!r}")
@@ -184,7 +195,9 @@ class LambdaFunction:
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise LocalCloudError(f"{self.spec.name}: {self.spec.handler} is not callable")
-        self._handler = handler
+        with self._idle_lock:
+            self.containers += 1
+        return cast(Handler, handler)
 
     async def invoke(self, event: Any) -> Any:
         """Run the handler on `event`; its result, or FunctionError/Timeout/Throttled."""
@@ -219,9 +232,17 @@ class LambdaFunction:
             ) from None
 
     def _call(self, event: Any, context: LambdaContext) -> Any:
-        handler = self._handler
+        with self._idle_lock:
+            handler = self._idle.pop() if self._idle else None
         if handler is None:
-            raise LocalCloudError(f"{self.spec.name} is not loaded")
+            handler = self._new_container()  # a cold start, as Lambda scales out
+        try:
+            return self._run(handler, event, context)
+        finally:
+            with self._idle_lock:
+                self._idle.append(handler)
+
+    def _run(self, handler: Handler, event: Any, context: LambdaContext) -> Any:
         with environ.applied(self._overlay):
             try:
                 return handler(event, context)

@@ -1,0 +1,250 @@
+"""The run summary: one versioned JSON document, and the final table printed from it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.table import Table
+
+from loadgen.config import LoadConfig
+from loadgen.payloads import ENDPOINT_NAMES
+from loadgen.schedule import Schedule
+from loadgen.stats import PERCENTILES, MergedStats, percentiles_ms
+from loadgen.targets import Targets
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "build_summary", "print_summary", "write_json"]
+
+SCHEMA: Final = "marketstream.loadgen.summary"
+SCHEMA_VERSION: Final = 1
+_KEEP_UP_RATIO: Final = 0.98
+
+
+def build_summary(
+    *,
+    config: LoadConfig,
+    targets: Targets,
+    run_id: str,
+    started_at: str,
+    base_ms: int,
+    schedule: Schedule,
+    stats: MergedStats,
+    cost: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Everything about the run as a JSON-ready dict (schema `SCHEMA`, version `SCHEMA_VERSION`)."""
+    counters = stats.counters
+    measured_s = config.measured_s
+    # Achieved rate: the measured sends over the window they took. A generator that falls
+    # behind stretches that window past the schedule's end, which lowers the rate honestly.
+    window_s = max(measured_s, counters.last_send_s - config.warmup_s)
+    target_rps = counters.measured / measured_s
+    achieved_rps = counters.measured_sent / window_s
+    ratio = achieved_rps / target_rps if target_rps else 1.0
+    finished = counters.ok + counters.errors
+    lag = percentiles_ms(stats.lag)
+    scheduler = {
+        "lag_ms": {k: lag[k] for k in ("p50", "p90", "p99", "p99.9", "max")},
+        "late_sends": counters.late,
+        "late_threshold_ms": config.late_threshold_ms,
+        "pool_waits": counters.pool_waits,
+        "dropped": counters.dropped,
+    }
+    warning = _keep_up_warning(config, counters.dropped, counters.pool_waits, ratio, lag)
+    scheduler |= {"keeping_up": warning is None, "warning": warning}
+    corrected, raw = stats.overall(), stats.overall(raw=True)
+    status: Counter[int] = Counter()
+    kinds: Counter[str] = Counter()
+    for index in range(len(ENDPOINT_NAMES)):
+        status.update(stats.status[index])
+        kinds.update(stats.kinds[index])
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started_at": started_at,
+        "base_ms": base_ms,
+        "config": _config(config),
+        "endpoints": targets.redacted(),
+        "rate": {
+            "target_rps": round(target_rps, 3),
+            "achieved_rps": round(achieved_rps, 3),
+            "ratio": round(ratio, 5),
+            "goodput_rps": round(counters.ok / window_s, 3),
+        },
+        "requests": {
+            "planned": counters.planned,
+            "warmup": counters.warmup,
+            "measured": counters.measured,
+            "sent": counters.measured_sent,
+            "ok": counters.ok,
+            "errors": counters.errors,
+            "error_ratio": round(counters.errors / counters.measured, 6)
+            if counters.measured
+            else 0.0,
+            "finished": finished,
+        },
+        "latency_ms": {
+            "corrected": percentiles_ms(corrected),
+            "raw": percentiles_ms(raw),
+        },
+        "status_codes": {str(code): n for code, n in sorted(status.items())},
+        "error_kinds": dict(sorted(kinds.items())),
+        "by_endpoint": _by_endpoint(stats),
+        "scheduler": scheduler,
+        "ticks": {
+            "sent": counters.ticks_sent,
+            "acknowledged": counters.ticks_acknowledged,
+            "queued": counters.ticks_queued,
+        },
+        "series": _series(config, schedule, stats),
+        "histograms": {
+            "unit": "microseconds",
+            "corrected": corrected.encode().decode("ascii"),
+            "raw": raw.encode().decode("ascii"),
+        },
+        "verify": None,
+        "slo": None,
+        "cost": dict(cost) if cost is not None else None,
+    }
+
+
+def _config(config: LoadConfig) -> dict[str, Any]:
+    values = asdict(config)
+    values["stages"] = [asdict(stage) for stage in config.stages]
+    values["duration_s"] = config.duration_s
+    values["planned_requests"] = config.planned_requests
+    values["connections_total"] = config.connections * config.workers
+    values["timeouts"] = {"total_s": config.timeout_s, "connect_s": config.connect_timeout_s}
+    return values
+
+
+def _by_endpoint(stats: MergedStats) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for index, name in enumerate(ENDPOINT_NAMES):
+        corrected = stats.corrected[index]
+        errors = sum(stats.kinds[index].values())
+        if not corrected.get_total_count() and not errors:
+            continue
+        requests = corrected.get_total_count() + stats.kinds[index].get("dropped", 0)
+        out[name] = {
+            "requests": {
+                "measured": requests,
+                "errors": errors,
+                "error_ratio": round(errors / requests, 6) if requests else 0.0,
+            },
+            "status_codes": {str(c): n for c, n in sorted(stats.status[index].items())},
+            "error_kinds": dict(sorted(stats.kinds[index].items())),
+            "latency_ms": {
+                "corrected": percentiles_ms(corrected),
+                "raw": percentiles_ms(stats.raw[index]),
+            },
+        }
+    return out
+
+
+def _series(config: LoadConfig, schedule: Schedule, stats: MergedStats) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    first = math.floor(config.warmup_s)
+    last = max(math.ceil(config.duration_s), max(stats.seconds, default=0) + 1)
+    for second in range(first, last):
+        entry = stats.seconds.get(second)
+        start = max(float(second), config.warmup_s)
+        row: dict[str, Any] = {
+            "t": second,
+            "target": schedule.planned_in(start, float(second + 1)),
+            "sent": entry.sent if entry else 0,
+            "completed": entry.completed if entry else 0,
+            "errors": entry.errors if entry else 0,
+        }
+        latency = percentiles_ms(entry.histogram) if entry else None
+        for key in ("p50", "p90", "p99", "max"):
+            row[f"{key}_ms"] = latency[key] if latency and latency["count"] else None
+        rows.append(row)
+    return rows
+
+
+def _keep_up_warning(
+    config: LoadConfig, dropped: int, pool_waits: int, ratio: float, lag: Mapping[str, float]
+) -> str | None:
+    late_ms = config.late_threshold_ms
+    if ratio >= _KEEP_UP_RATIO and not dropped and lag["p99"] <= late_ms:
+        return None
+    parts = [
+        f"THE GENERATOR COULD NOT KEEP UP: it sent {ratio:.1%} of the target rate,"
+        f" sends ran up to {lag['max']:.1f} ms late (p99 {lag['p99']:.1f} ms)"
+    ]
+    if pool_waits:
+        parts.append(
+            f"all {config.connections} connections per worker were busy {pool_waits} times"
+            " (the server answers too slowly for this rate, or --connections is too low)"
+        )
+    else:
+        parts.append("connections were free, so the generator's CPU is the limit (try --workers)")
+    if dropped:
+        parts.append(f"{dropped} planned requests were never sent")
+    parts.append("latency is still measured from the planned send times")
+    return "; ".join(parts)
+
+
+def write_json(summary: Mapping[str, Any], path: Path) -> None:
+    """Write the summary as indented JSON, creating the parent directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def print_summary(summary: Mapping[str, Any], console: Console) -> None:
+    """The final table and the figures around it."""
+    latency = Table(title="Latency (ms) — corrected: from planned send time; raw: service time")
+    latency.add_column("endpoint")
+    latency.add_column("measure")
+    latency.add_column("count", justify="right")
+    labels = [f"p{p:g}" for p in PERCENTILES if p < 99.99] + ["max"]
+    for label in labels:
+        latency.add_column(label, justify="right")
+    rows = [("all", summary["latency_ms"])]
+    rows += [(name, ep["latency_ms"]) for name, ep in summary["by_endpoint"].items()]
+    for name, figures in rows:
+        for measure in ("corrected", "raw"):
+            values = figures[measure]
+            latency.add_row(
+                name if measure == "corrected" else "",
+                measure,
+                f"{values['count']:,}",
+                *(f"{values[label]:.2f}" for label in labels),
+            )
+    console.print(latency)
+    rate, req, sched = summary["rate"], summary["requests"], summary["scheduler"]
+    lag = sched["lag_ms"]
+    console.print(
+        f"rate      target {rate['target_rps']:,.1f}/s  achieved {rate['achieved_rps']:,.1f}/s"
+        f" ({rate['ratio']:.2%})  goodput {rate['goodput_rps']:,.1f}/s"
+    )
+    console.print(
+        f"requests  {req['measured']:,} measured ({req['warmup']:,} warm-up)  ok {req['ok']:,}"
+        f"  errors {req['errors']:,} ({req['error_ratio']:.3%})"
+    )
+    statuses = ", ".join(f"{c}: {n:,}" for c, n in summary["status_codes"].items()) or "none"
+    kinds = ", ".join(f"{k}: {n:,}" for k, n in summary["error_kinds"].items()) or "none"
+    console.print(f"status    {statuses}")
+    console.print(f"errors    {kinds}")
+    console.print(
+        f"scheduler lag p50 {lag['p50']:.2f} ms  p99 {lag['p99']:.2f} ms  max {lag['max']:.2f} ms"
+        f"  late sends (>{sched['late_threshold_ms']:g} ms) {sched['late_sends']:,}"
+        f"  connection waits {sched['pool_waits']:,}"
+    )
+    ticks = summary["ticks"]
+    console.print(
+        f"ticks     sent {ticks['sent']:,}  acknowledged {ticks['acknowledged']:,}"
+        f"  queued {ticks['queued']:,}"
+    )
+    if sched["warning"]:
+        console.print(f"[bold yellow]WARNING[/] {sched['warning']}", highlight=False)
+    if summary.get("cost"):
+        cost = ", ".join(f"{k} ${v:,.4f}" for k, v in summary["cost"].items())
+        console.print(f"cost      {cost}")

@@ -1,0 +1,1 @@
+"""Tests package (importable helpers: `tests.<path>.<module>`)."""
