@@ -1,10 +1,13 @@
 """MarketStream's Pulumi program: stack config -> components -> exports (DESIGN §1)."""
 
+import json
+
 import pulumi
 
 from infra import outputs
 from infra.code import CodeBundle, CodeBundleArgs
 from infra.config import load_config
+from infra.fanout import FanoutPath, FanoutPathArgs
 from infra.ingest import IngestPath, IngestPathArgs
 from infra.observability import Observability, ObservabilityArgs, WatchedFunction
 from infra.query import QueryPath, QueryPathArgs
@@ -34,6 +37,16 @@ query = QueryPath(
         layer_arn=bundle.layer_arn,
     ),
 )
+fanout = FanoutPath(
+    "fanout",
+    FanoutPathArgs(
+        config=config,
+        stream_arn=store.stream_arn,
+        token_secret_arn=ingest.token_secret_arn,
+        code=bundle.code,
+        layer_arn=bundle.layer_arn,
+    ),
+)
 observability = Observability(
     "ops",
     ObservabilityArgs(
@@ -45,7 +58,12 @@ observability = Observability(
             "replay": WatchedFunction.of(ingest.replay_function),
             "authorizer": WatchedFunction.of(ingest.authorizer_function),
             "query": WatchedFunction.of(query.query_function),
+            "fanout": WatchedFunction.of(fanout.fanout_function),
+            "ws": WatchedFunction.of(fanout.ws_function),
+            "broadcast": WatchedFunction.of(fanout.broadcast_function),
         },
+        stream_consumers=("fanout", "broadcast"),
+        fanout_failure_queue_name=fanout.failure_queue_name,
         spill_queue_name=ingest.spill_queue_name,
         dlq_name=ingest.dlq_name,
         ingest_api_id=ingest.api_id,
@@ -64,6 +82,11 @@ exports: dict[str, pulumi.Output[str]] = {
     outputs.SPILL_QUEUE_URL: ingest.spill_queue_url,
     outputs.DLQ_URL: ingest.dlq_url,
     outputs.CLOUDWATCH_DASHBOARD_URL: observability.dashboard_url,
+    outputs.WS_URL: fanout.ws_url,
+    # One string, as stack outputs read by tools are simplest flat: a JSON object of name -> URL.
+    outputs.SUBSCRIBER_QUEUE_URLS: fanout.subscriber_queue_urls.apply(
+        lambda urls: json.dumps(urls, sort_keys=True)
+    ),
 }
 for key, value in exports.items():
     pulumi.export(key, value)

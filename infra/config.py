@@ -18,11 +18,14 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from handlers.core.models import validate_symbol
+
 __all__ = [
     "NAMESPACE",
     "ConfigError",
     "QueryClient",
     "StackConfig",
+    "Subscriber",
     "Tier",
     "load_config",
     "parse_config",
@@ -77,6 +80,30 @@ class QueryClient(_Model):
 
     name: str = Field(pattern=_NAME_PATTERN)
     tier: str = Field(pattern=_NAME_PATTERN)
+
+
+class Subscriber(_Model):
+    """A fan-out client: an SQS queue (with its own DLQ) receiving the ticks of its symbols."""
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    symbols: list[str] = Field(min_length=1, max_length=150)
+    """Symbols its filter policy accepts (SNS allows 150 values per policy); upper-cased."""
+    max_receive_count: int = Field(5, ge=1, le=1_000)
+    """Receives of a message before SQS moves it to the subscriber's dead-letter queue."""
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_valid(cls, value: list[str]) -> list[str]:
+        # The tick model's rule: a symbol no tick can carry would filter nothing in.
+        symbols = []
+        for symbol in value:
+            try:
+                symbols.append(validate_symbol(symbol))
+            except ValueError as exc:
+                raise ValueError(f"{symbol!r} {exc}") from None
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("symbols must be unique")
+        return symbols
 
 
 def _default_tiers() -> dict[str, Tier]:
@@ -160,6 +187,48 @@ class StackConfig(_Model):
     """How long the spill queue keeps a message."""
     dlq_retention_s: int = Field(1_209_600, ge=60, le=1_209_600)
     """How long the dead-letter queue keeps a message (14 days max)."""
+
+    fanout_memory_mb: int = Field(256, ge=128, le=10_240)
+    """Memory of the stream consumer that publishes ticks to the fan-out topic."""
+    fanout_timeout_s: int = Field(30, ge=1, le=900)
+    """Timeout of the fan-out consumer."""
+    ws_memory_mb: int = Field(256, ge=128, le=10_240)
+    """Memory of the WebSocket route function ($connect, $disconnect, subscribe, unsubscribe)."""
+    ws_timeout_s: int = Field(10, ge=1, le=29)
+    """WebSocket integrations time out at 29 s."""
+    broadcast_memory_mb: int = Field(512, ge=128, le=10_240)
+    """Memory of the broadcaster (it posts to many connections concurrently)."""
+    broadcast_timeout_s: int = Field(30, ge=1, le=900)
+    """Timeout of the broadcaster."""
+    stream_batch_size: int = Field(100, ge=1, le=10_000)
+    """Stream records per invocation of the fan-out consumer and of the broadcaster."""
+    stream_batch_window_s: int = Field(0, ge=0, le=300)
+    """Seconds the stream sources wait to fill a batch (0: invoke as soon as records arrive)."""
+    fanout_max_retries: int = Field(3, ge=0, le=10_000)
+    """Retries of a failed fan-out batch before its metadata goes to the on-failure queue
+    (bounded: AWS's default, -1, retries until the record expires from the stream)."""
+    fanout_max_record_age_s: int = Field(3_600, ge=60, le=604_800)
+    """Records older than this are not retried but sent to the on-failure queue."""
+    broadcast_max_retries: int = Field(1, ge=0, le=10_000)
+    """Retries of a failed broadcast batch (live data: old ticks are worth little)."""
+    broadcast_max_record_age_s: int = Field(60, ge=60, le=604_800)
+    """Records older than this are skipped by the broadcaster (60 s is the minimum AWS takes)."""
+    subscribers: list[Subscriber] = Field(default_factory=list)
+    """Fan-out clients `{name, symbols, maxReceiveCount}`: an SQS queue each, subscribed to the
+    topic with a filter policy on its symbols and raw delivery, with its own dead-letter queue."""
+    subscriber_retention_s: int = Field(4 * 24 * 3600, ge=60, le=1_209_600)
+    """How long a subscriber queue keeps a message."""
+    ws_stage_name: str = Field("live", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    """WebSocket API stage (the last path segment of the wss URL)."""
+    ws_rate_limit: Rate = 100
+    """WebSocket stage throttle: messages (and connects) per second."""
+    ws_burst_limit: Burst = 200
+    """WebSocket stage throttle: burst."""
+    connection_ttl_s: int = Field(7_800, ge=7_200, le=7 * 24 * 3600)
+    """Seconds a connection item lives if `$disconnect` never comes (API Gateway closes a
+    WebSocket after 2 h, so at least that)."""
+    iterator_age_alarm_ms: int = Field(60_000, ge=1_000, le=86_400_000)
+    """Stream consumers' IteratorAge (ms) above which the lag alarm fires."""
 
     alarm_email: str = Field("", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     """Where alarms go (consumed by the observability component); empty means no subscription."""
@@ -267,6 +336,13 @@ def _check_cross_fields(config: StackConfig) -> None:
                 f"{NAMESPACE}:queryClients[{index}].name: must be unique (got {client.name!r})"
             )
         seen.add(client.name)
+    names: set[str] = set()
+    for index, subscriber in enumerate(config.subscribers):
+        if subscriber.name in names:
+            raise ConfigError(
+                f"{NAMESPACE}:subscribers[{index}].name: must be unique (got {subscriber.name!r})"
+            )
+        names.add(subscriber.name)
 
 
 def _matches_name(value: str) -> bool:

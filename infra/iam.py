@@ -19,6 +19,7 @@ __all__ = [
     "assume_role_policy",
     "log_grant",
     "policy_document",
+    "stream_read_grant",
 ]
 
 LAMBDA_SERVICE: Final = "lambda.amazonaws.com"
@@ -46,6 +47,13 @@ def log_grant(log_group_arn: pulumi.Input[str]) -> Grant:
     # Streams are sub-resources of the group: `<group arn>:*` names the group's streams only.
     streams = pulumi.Output.concat(log_group_arn, ":*")
     return Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (streams,))
+
+
+def stream_read_grant(stream_arn: pulumi.Input[str]) -> Grant:
+    """What a DynamoDB stream event source mapping does with its function's role."""
+    # AWS's own least-privilege example scopes all four to the stream ARN.
+    actions = ("GetRecords", "GetShardIterator", "DescribeStream", "ListStreams")
+    return Grant(tuple(f"dynamodb:{a}" for a in actions), (stream_arn,))
 
 
 def policy_document(grants: Sequence[Grant]) -> pulumi.Output[str]:

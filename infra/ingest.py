@@ -76,6 +76,9 @@ class IngestPath(pulumi.ComponentResource):
     """Name of the dead-letter queue (the `QueueName` dimension its depth alarm watches)."""
     spill_queue_name: pulumi.Output[str]
     """Name of the spill queue (its depth is on the dashboard)."""
+    token_secret_arn: pulumi.Output[str]
+    """ARN of the ingest token secret, known once its value is stored (the WebSocket API's
+    `$connect` checks the same token)."""
     api_id: pulumi.Output[str]
     """Id of the HTTP API (the `ApiId` dimension of its metrics)."""
     stage_name: str
@@ -213,6 +216,7 @@ class IngestPath(pulumi.ComponentResource):
 
         self.ingest_url = self._http_api(name, config, stack)
         self.ingest_token = pulumi.Output.secret(token.result)
+        self.token_secret_arn = secret_version.secret_arn
         self.spill_queue_url = spill.url
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn

@@ -2,8 +2,8 @@
 
 DESIGN §2. What each alarm means and what to do about it is in `docs/operations.md`; the metric
 names of the handlers' EMF lines come from `handlers.core.metrics`, so the two cannot disagree.
-The DynamoDB stream consumer (fan-out) is not built yet, so there is no iterator-age alarm or
-fan-out lag widget: they belong with the consumer, not as a placeholder here.
+Stream consumers (fan-out, broadcast) get an IteratorAge alarm — how far behind the stream they
+are — and a lag widget; records the fan-out consumer gave up on alarm through its failure queue.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ class ObservabilityArgs:
     ingest_stage: pulumi.Input[str]
     query_api_name: pulumi.Input[str]
     query_stage: pulumi.Input[str]
+    stream_consumers: Sequence[str] = ()
+    """Roles in `functions` that read the table's stream: each gets an IteratorAge alarm."""
+    fanout_failure_queue_name: pulumi.Input[str] | None = None
+    """The fan-out consumer's on-failure queue: any message in it alarms."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,31 @@ def _alarm_specs(args: ObservabilityArgs) -> list[AlarmSpec]:
             0,
         ),
     ]
+    specs += [
+        AlarmSpec(
+            f"{role}-iterator-age",
+            f"The {role} stream consumer is more than {config.iterator_age_alarm_ms} ms behind "
+            "the tick table's stream (failing batches being retried, or too slow).",
+            "AWS/Lambda",
+            "IteratorAge",
+            {"FunctionName": functions[role].function_name},
+            config.iterator_age_alarm_ms,
+            statistic="Maximum",
+        )
+        for role in sorted(args.stream_consumers)
+    ]
+    if args.fanout_failure_queue_name is not None:
+        specs.append(
+            AlarmSpec(
+                "fanout-failures-depth",
+                "Stream records the fan-out consumer gave up on (their ticks were not published).",
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": args.fanout_failure_queue_name},
+                0,
+                statistic="Maximum",
+            )
+        )
     return specs
 
 
@@ -373,6 +402,7 @@ def _dashboard_body(
     def render(v: dict[str, Any]) -> str:
         by_role = dict(zip(roles, v["functions"], strict=True))
         ingest, replay = by_role["ingest"], by_role["replay"]
+        consumers = sorted(args.stream_consumers)
         dims = [DIMENSIONS[0], stack, DIMENSIONS[1]]
 
         def widget(
@@ -400,6 +430,31 @@ def _dashboard_body(
             """A row of one of the handlers' EMF metrics."""
             return [NAMESPACE, metric, *dims, function, {"label": label, **options}]
 
+        activity = []
+        if "fanout" in by_role:
+            fanout = by_role["fanout"]
+            activity += [
+                custom(METRIC.TICKS_PUBLISHED, fanout, "ticks published"),
+                custom(METRIC.FANOUT_FAILURES, fanout, "batches with a failed record"),
+            ]
+        if "broadcast" in by_role:
+            broadcast = by_role["broadcast"]
+            activity += [
+                custom(METRIC.MESSAGES_POSTED, broadcast, "WebSocket messages"),
+                custom(METRIC.CONNECTIONS_PRUNED, broadcast, "gone connections pruned"),
+            ]
+        lag = [
+            ["AWS/Lambda", "IteratorAge", "FunctionName", by_role[r], {"label": r}]
+            for r in consumers
+        ]
+        stream_widgets = (
+            [
+                widget(0, 18, "Stream consumer lag (IteratorAge max, ms)", lag, stat="Maximum"),
+                widget(12, 18, "Fan-out and broadcast", activity),
+            ]
+            if consumers
+            else []
+        )
         widgets = [
             widget(
                 0,
@@ -501,10 +556,11 @@ def _dashboard_body(
                     custom(METRIC.WRITE_RETRIES, replay, "replay write retries"),
                 ],
             ),
+            *stream_widgets,
             {
                 "type": "alarm",
                 "x": 0,
-                "y": 18,
+                "y": 24,
                 "width": 24,
                 "height": 4,
                 "properties": {"title": "Alarms", "alarms": sorted(v["alarms"])},

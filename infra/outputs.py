@@ -17,7 +17,9 @@ __all__ = [
     "QUERY_BASE_URL",
     "SECRET_KEYS",
     "SPILL_QUEUE_URL",
+    "SUBSCRIBER_QUEUE_URLS",
     "TABLE_NAME",
+    "WS_URL",
 ]
 
 INGEST_URL: Final = "ingest_url"
@@ -32,7 +34,11 @@ TABLE_NAME: Final = "table_name"
 SPILL_QUEUE_URL: Final = "spill_queue_url"
 DLQ_URL: Final = "dlq_url"
 DASHBOARD_URL: Final = "dashboard_url"
-"""URL of the live tick dashboard page (exported by the fan-out component)."""
+"""URL of the live tick dashboard page (not exported yet: the page's hosting comes later)."""
+WS_URL: Final = "ws_url"
+"""`wss://` URL of the WebSocket stage; connect with `?token=<ingest token>`."""
+SUBSCRIBER_QUEUE_URLS: Final = "subscriber_queue_urls"
+"""JSON object: fan-out subscriber name -> SQS queue URL (`{}` with no subscribers)."""
 CLOUDWATCH_DASHBOARD_URL: Final = "cloudwatch_dashboard_url"
 """Console URL of the stack's CloudWatch dashboard."""
 
@@ -45,6 +51,8 @@ ALL_KEYS: Final = (
     SPILL_QUEUE_URL,
     DLQ_URL,
     CLOUDWATCH_DASHBOARD_URL,
+    WS_URL,
+    SUBSCRIBER_QUEUE_URLS,
 )
-"""Keys every stack exports (fan-out keys are added by the fan-out component)."""
+"""Keys every stack exports."""
 SECRET_KEYS: Final = frozenset({INGEST_TOKEN, QUERY_API_KEY})

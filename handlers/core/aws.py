@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 from botocore.config import Config
@@ -11,9 +11,10 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["dynamodb", "secretsmanager", "sqs"]
+__all__ = ["dynamodb", "management_api", "secretsmanager", "sns", "sqs"]
 
 # The store retries with its own backoff and spills after that; botocore's retries would
 # multiply the wait, so keep them to one quick retry per call with short timeouts.
@@ -41,3 +42,25 @@ def sqs() -> SQSClient:
 def secretsmanager() -> SecretsManagerClient:
     """The process's Secrets Manager client."""
     return boto3.client("secretsmanager", config=_CONFIG)
+
+
+@cache
+def sns() -> SNSClient:
+    """The process's SNS client."""
+    return boto3.client("sns", config=_CONFIG)
+
+
+class ManagementApi(Protocol):
+    """The one call of the API Gateway `@connections` management API the broadcaster makes."""
+
+    def post_to_connection(self, *, Data: bytes, ConnectionId: str) -> Any:
+        """Send `Data` to one WebSocket connection (GoneException if it is closed)."""
+        ...
+
+
+@cache
+def management_api(endpoint_url: str) -> ManagementApi:
+    """The process's client of a WebSocket stage's `@connections` API at `endpoint_url`."""
+    # No boto3-stubs extra for this service: the Protocol names what the broadcaster uses.
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONFIG)
+    return cast(ManagementApi, client)

@@ -62,6 +62,14 @@ class METRIC:
     """BatchWriteItem rounds retried because of throttling or UnprocessedItems."""
     REPLAY_FAILURES: Final = "ReplayFailures"
     """Spill messages the replay function could not write (they come back, then go to the DLQ)."""
+    TICKS_PUBLISHED: Final = "TicksPublished"
+    """Ticks the fan-out consumer published to the SNS topic."""
+    FANOUT_FAILURES: Final = "FanoutFailures"
+    """Stream batches in which the fan-out consumer reported a failed record (Lambda retries it)."""
+    MESSAGES_POSTED: Final = "MessagesPosted"
+    """WebSocket messages the broadcaster delivered."""
+    CONNECTIONS_PRUNED: Final = "ConnectionsPruned"
+    """Gone WebSocket connections the broadcaster deleted."""
 
 
 class MetricsLogger:

@@ -33,6 +33,14 @@ class ENV:
     TOKEN_SECRET_ID: Final = PREFIX + "TOKEN_SECRET_ID"
     STACK: Final = PREFIX + "STACK"
     """Stack name, the `Stack` dimension of the EMF metrics (`handlers.core.metrics`)."""
+    TOPIC_ARN: Final = PREFIX + "TOPIC_ARN"
+    """SNS topic the fan-out consumer publishes tick messages to."""
+    CONNECTIONS_TABLE: Final = PREFIX + "CONNECTIONS_TABLE"
+    """DynamoDB table of open WebSocket connections and their subscriptions."""
+    WS_ENDPOINT: Final = PREFIX + "WS_ENDPOINT"
+    """`https://<api>.execute-api.<region>.amazonaws.com/<stage>`: the `@connections` API."""
+    CONNECTION_TTL_S: Final = PREFIX + "CONNECTION_TTL_S"
+    """Seconds after `$connect` when a connection item expires if `$disconnect` never came."""
 
 
 class Settings(BaseModel):
@@ -51,6 +59,11 @@ class Settings(BaseModel):
     write_attempts: int = Field(6, ge=1, le=20)
     """BatchWriteItem attempts (first try included) before blocks are spilled."""
     token_secret_id: str = ""
+    topic_arn: str = ""
+    connections_table: str = ""
+    ws_endpoint: str = ""
+    connection_ttl_s: int = Field(7_800, ge=60, le=7 * 24 * 3600)
+    """API Gateway closes a WebSocket after 2 h; the default keeps items 10 min beyond that."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

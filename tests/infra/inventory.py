@@ -53,6 +53,48 @@ def _queue(i: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _mapping(i: dict[str, Any]) -> str:
+    source = "table stream" if ":dynamodb:" in i["eventSourceArn"] else "spill queue"
+    parts = [
+        source,
+        f"batch {i['batchSize']:g}",
+        f"window {i['maximumBatchingWindowInSeconds']:g} s",
+    ]
+    if "startingPosition" in i:
+        parts += [
+            f"from {i['startingPosition']}",
+            f"bisect {i['bisectBatchOnFunctionError']}",
+            f"retries {i['maximumRetryAttempts']:g}",
+            f"record age {i['maximumRecordAgeInSeconds']:g} s",
+        ]
+    if "filterCriteria" in i:
+        parts.append("filter " + ", ".join(f["pattern"] for f in i["filterCriteria"]["filters"]))
+    parts += i.get("functionResponseTypes", [])
+    if "destinationConfig" in i:
+        parts.append("on failure -> queue")
+    return ", ".join(parts)
+
+
+def _table(i: dict[str, Any]) -> str:
+    key = ", ".join(k for k in (i["hashKey"], i.get("rangeKey")) if k)
+    parts = [f"{i['billingMode']}, key ({key})"]
+    if i.get("streamEnabled"):
+        parts.append(f"stream {i['streamViewType']}")
+    parts.append(f"TTL `{i['ttl']['attributeName']}`")
+    if "pointInTimeRecovery" in i:
+        parts.append(f"PITR {i['pointInTimeRecovery']['enabled']}")
+    if "deletionProtectionEnabled" in i:
+        parts.append(f"deletion protection {i['deletionProtectionEnabled']}")
+    return ", ".join(parts)
+
+
+def _subscription(i: dict[str, Any]) -> str:
+    if i["protocol"] != "sqs":
+        return f"{i['protocol']} `{i['endpoint']}`"
+    raw = ", raw delivery" if i.get("rawMessageDelivery") else ""
+    return f"sqs, filter `{i['filterPolicy']}`{raw}"
+
+
 _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     "marketstream:index:CodeBundle": lambda i: "stages `handlers/` and the dependency layer",
     "marketstream:index:TickStore": lambda i: "the tick table",
@@ -60,6 +102,9 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
         "HTTP API, authorizer, ingest/replay, spill queue, DLQ"
     ),
     "marketstream:index:QueryPath": lambda i: "REST API, usage plans, API keys, query function",
+    "marketstream:index:FanoutPath": lambda i: (
+        "stream consumers, SNS topic, subscriber queues, WebSocket API, connections table"
+    ),
     "marketstream:index:PythonFunction": lambda i: "function + log group + role + role policy",
     "marketstream:index:Observability": lambda i: (
         "alarms -> SNS topic, dashboard, monthly budget, Logs Insights queries"
@@ -75,7 +120,10 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
         + ", ".join(sorted(s["Principal"]["Service"] for s in json.loads(i["policy"])["Statement"]))
         + " (this stack's alarms/budget only)"
     ),
-    "aws:sns/topicSubscription:TopicSubscription": lambda i: f"{i['protocol']} `{i['endpoint']}`",
+    "aws:sns/topicSubscription:TopicSubscription": _subscription,
+    "aws:sqs/queuePolicy:QueuePolicy": lambda i: (
+        "sqs:SendMessage for sns.amazonaws.com, this topic only"
+    ),
     "aws:budgets/budget:Budget": lambda i: (
         f"`{i['name']}`, {i['budgetType']} {i['limitAmount']} {i['limitUnit']} {i['timeUnit']}, "
         f"notify at {i['notifications'][0]['threshold']:g}% actual"
@@ -86,11 +134,7 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     "aws:cloudwatch/queryDefinition:QueryDefinition": lambda i: (
         f"`{i['name']}` over {len(i['logGroupNames'])} log groups"
     ),
-    "aws:dynamodb/table:Table": lambda i: (
-        f"{i['billingMode']}, key ({i['hashKey']}, {i['rangeKey']}), stream {i['streamViewType']}, "
-        f"TTL `{i['ttl']['attributeName']}`, PITR {i['pointInTimeRecovery']['enabled']}, "
-        f"deletion protection {i['deletionProtectionEnabled']}"
-    ),
+    "aws:dynamodb/table:Table": _table,
     "aws:lambda/function:Function": _fn,
     "aws:lambda/layerVersion:LayerVersion": lambda i: (
         f"{', '.join(i['compatibleRuntimes'])}/{', '.join(i['compatibleArchitectures'])}"
@@ -103,10 +147,21 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
         f"`{i['name']}`, recovery window {i['recoveryWindowInDays']:g} days"
     ),
     "random:index/randomPassword:RandomPassword": lambda i: f"{i['length']:g} chars, kept in state",
-    "aws:apigatewayv2/api:Api": lambda i: i["protocolType"],
-    "aws:apigatewayv2/route:Route": lambda i: f"`{i['routeKey']}`, auth {i['authorizationType']}",
+    "aws:apigatewayv2/api:Api": lambda i: (
+        i["protocolType"]
+        + (
+            f", routes on `{i['routeSelectionExpression']}`"
+            if "routeSelectionExpression" in i
+            else ""
+        )
+    ),
+    "aws:apigatewayv2/route:Route": lambda i: (
+        f"`{i['routeKey']}`, auth {i['authorizationType']}"
+        + (", replies to the client" if i.get("routeResponseSelectionExpression") else "")
+    ),
+    "aws:apigatewayv2/routeResponse:RouteResponse": lambda i: f"`{i['routeResponseKey']}`",
     "aws:apigatewayv2/integration:Integration": lambda i: (
-        f"{i['integrationType']}, payload {i['payloadFormatVersion']}"
+        f"{i['integrationType']}, payload {i.get('payloadFormatVersion', '1.0 (WebSocket)')}"
     ),
     "aws:apigatewayv2/authorizer:Authorizer": lambda i: (
         f"{i['authorizerType']}, simple responses, cache {i['authorizerResultTtlInSeconds']:g} s, "
@@ -114,15 +169,13 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "aws:apigatewayv2/stage:Stage": lambda i: (
         f"`{i['name']}`, throttle {i['defaultRouteSettings']['throttlingRateLimit']:g} rps / "
-        f"burst {i['defaultRouteSettings']['throttlingBurstLimit']:g}, JSON access log"
+        f"burst {i['defaultRouteSettings']['throttlingBurstLimit']:g}"
+        + (", JSON access log" if "accessLogSettings" in i else "")
     ),
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda i: (
         f"retries {i['maximumRetryAttempts']:g}, on failure -> DLQ"
     ),
-    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda i: (
-        f"spill queue, batch {i['batchSize']:g}, window {i['maximumBatchingWindowInSeconds']:g} s, "
-        f"{', '.join(i['functionResponseTypes'])}"
-    ),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": _mapping,
     "aws:lambda/permission:Permission": lambda i: f"{i['principal']} may invoke",
     "aws:apigateway/restApi:RestApi": lambda i: "REST, API key from header",
     "aws:apigateway/resource:Resource": lambda i: f"`/{i['pathPart']}`",

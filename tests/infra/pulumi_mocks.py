@@ -99,9 +99,10 @@ def _computed(
         case "aws:secretsmanager/secretVersion:SecretVersion":
             return {"secretArn": inputs["secretId"], "versionId": "v1"}
         case "aws:apigatewayv2/api:Api":
+            scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
             return {
                 "name": name,
-                "apiEndpoint": f"https://{rid}.execute-api.{REGION}.amazonaws.com",
+                "apiEndpoint": f"{scheme}://{rid}.execute-api.{REGION}.amazonaws.com",
                 "executionArn": arn.format("execute-api", rid),
                 "arn": f"arn:aws:apigateway:{REGION}::/apis/{rid}",
             }

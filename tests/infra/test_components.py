@@ -61,9 +61,12 @@ class TestFunctions:
         functions = stack_run.of_type(FUNCTION)
         assert sorted(f.inputs["handler"] for f in functions) == [
             "handlers.authorizer.handler",
+            "handlers.broadcast.handler",
+            "handlers.fanout.handler",
             "handlers.ingest.handler",
             "handlers.query.handler",
             "handlers.replay.handler",
+            "handlers.ws.handler",
         ]
         for function in functions:
             assert function.inputs["architectures"] == ["arm64"]
@@ -82,6 +85,9 @@ class TestFunctions:
                 config.authorizer_memory_mb,
                 config.authorizer_timeout_s,
             ),
+            ("handlers.fanout.handler", config.fanout_memory_mb, config.fanout_timeout_s),
+            ("handlers.ws.handler", config.ws_memory_mb, config.ws_timeout_s),
+            ("handlers.broadcast.handler", config.broadcast_memory_mb, config.broadcast_timeout_s),
         ]:
             function = _function(stack_run, handler).inputs
             assert (function["memorySize"], function["timeout"]) == (memory, timeout), handler
@@ -94,7 +100,7 @@ class TestFunctions:
             g.inputs["name"]: g.inputs
             for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup")
         }
-        assert len(groups) == 5  # four functions + the HTTP API access log
+        assert len(groups) == 8  # seven functions + the HTTP API access log
         for group in groups.values():
             assert group["retentionInDays"] == retention
         level = {"dev": "DEBUG", "prod": "INFO"}[stack_run.stack]
@@ -109,7 +115,7 @@ class TestFunctions:
             }
             assert logging["logGroup"] in groups
             used.add(logging["logGroup"])
-        assert len(used) == 4
+        assert len(used) == 7
 
     def test_environment_variables(self, stack_run: StackRun) -> None:
         config = _config(stack_run)
@@ -196,7 +202,9 @@ class TestIngestPath:
         }
 
     def test_replay_event_source(self, stack_run: StackRun) -> None:
-        (mapping,) = stack_run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+        mapping = stack_run.one(
+            "aws:lambda/eventSourceMapping:EventSourceMapping", "ingest-replay-source"
+        )
         spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill")
         replay = _function(stack_run, "handlers.replay.handler")
         size, window = {"dev": (10, 1), "prod": (100, 2)}[stack_run.stack]
@@ -331,8 +339,9 @@ class TestQueryPath:
         "marketstream:index:QueryPath",
         "marketstream:index:CodeBundle",
         "marketstream:index:Observability",
+        "marketstream:index:FanoutPath",
     ],
 )
 def test_components_are_declared_once(stack_run: StackRun, token: str) -> None:
     assert len(stack_run.of_type(token)) == 1
-    assert len(stack_run.of_type("marketstream:index:PythonFunction")) == 4
+    assert len(stack_run.of_type("marketstream:index:PythonFunction")) == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from infra import outputs
 from tests.infra.pulumi_mocks import StackRun
 
@@ -13,6 +15,8 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
     token = stack_run.one("random:index/randomPassword:RandomPassword", "ingest-token")
     first = stack_run.config["marketstream:queryClients"][0]["name"]
     key = stack_run.one("aws:apigateway/apiKey:ApiKey", f"query-key-{first}")
+    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").state["apiEndpoint"]
+    assert ws_api.startswith("wss://")
     assert stack_run.exports == {
         outputs.INGEST_URL: f"{http_api}/ingest",
         outputs.QUERY_BASE_URL: stage,
@@ -24,6 +28,16 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.CLOUDWATCH_DASHBOARD_URL: (
             "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
             f"#dashboards/dashboard/marketstream-{stack_run.stack}"
+        ),
+        outputs.WS_URL: f"{ws_api}/live",
+        outputs.SUBSCRIBER_QUEUE_URLS: json.dumps(
+            {
+                s["name"]: stack_run.one("aws:sqs/queue:Queue", f"fanout-sub-{s['name']}").state[
+                    "url"
+                ]
+                for s in stack_run.config["marketstream:subscribers"]
+            },
+            sort_keys=True,
         ),
     }
 

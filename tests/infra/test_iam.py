@@ -19,6 +19,12 @@ TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
 SECRET = "aws:secretsmanager/secret:Secret"
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+STREAM_READ = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 
 # handler -> {(action, logical name of the resource it acts on)}; "<own logs>" is the function's
 # own log group. This is the table of AWS calls each handler makes.
@@ -37,6 +43,23 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sqs:ChangeMessageVisibility", "ingest-spill"),
     },
     "handlers.authorizer.handler": {("secretsmanager:GetSecretValue", "ingest-token-secret")},
+    "handlers.fanout.handler": {
+        *((action, "ticks-table/stream") for action in STREAM_READ),
+        ("sns:Publish", "fanout-topic"),
+        ("sqs:SendMessage", "fanout-failures"),
+    },
+    "handlers.ws.handler": {
+        ("dynamodb:PutItem", "fanout-connections"),
+        ("dynamodb:DeleteItem", "fanout-connections"),
+        ("dynamodb:UpdateItem", "fanout-connections"),
+        ("secretsmanager:GetSecretValue", "ingest-token-secret"),
+    },
+    "handlers.broadcast.handler": {
+        *((action, "ticks-table/stream") for action in STREAM_READ),
+        ("dynamodb:Scan", "fanout-connections"),
+        ("dynamodb:DeleteItem", "fanout-connections"),
+        ("execute-api:ManageConnections", "fanout-ws/live/POST/@connections/*"),
+    },
 }
 
 
@@ -56,11 +79,32 @@ def _resolve(run: StackRun, arn: str) -> Recorded:
     arns = run.by_arn()
     if arn in arns:
         return arns[arn]
+    api = _api_of(run, arn)
+    if api is not None:
+        return api
     assert arn.endswith(":*"), f"{arn} is not an ARN of this stack"
     group = arns.get(arn.removesuffix(":*"))
     assert group is not None, f"{arn} is not under an ARN of this stack"
     assert group.typ == "aws:cloudwatch/logGroup:LogGroup", f"{arn}: only log groups take :*"
     return group
+
+
+def _api_of(run: StackRun, arn: str) -> Recorded | None:
+    """The API whose execution ARN `arn` extends (`<execution arn>/<stage>/<method>/<path>`)."""
+    for api in run.of_type("aws:apigatewayv2/api:Api"):
+        if arn.startswith(api.state["executionArn"] + "/"):
+            return api
+    return None
+
+
+def _label(run: StackRun, target: Recorded, arn: str) -> str:
+    """How EXPECTED names an ARN: the resource's name, `/stream` for its stream, or the API's
+    name with the route path (execute-api ARNs name stage, method and path under the API)."""
+    if arn == target.computed.get("streamArn"):
+        return f"{target.name}/stream"
+    if target.typ == "aws:apigatewayv2/api:Api" and arn != target.state["executionArn"]:
+        return target.name + arn.removeprefix(target.state["executionArn"])
+    return target.name
 
 
 def _grants(run: StackRun, function: Recorded) -> set[tuple[str, str]]:
@@ -80,13 +124,13 @@ def _grants(run: StackRun, function: Recorded) -> set[tuple[str, str]]:
                         target.typ == "aws:cloudwatch/logGroup:LogGroup"
                         and target.inputs["name"] == function.inputs["loggingConfig"]["logGroup"]
                     )
-                    pairs.add((action, "<own logs>" if own_logs else target.name))
+                    pairs.add((action, "<own logs>" if own_logs else _label(run, target, arn)))
     return pairs
 
 
 def test_no_wildcard_action_and_every_resource_is_a_stack_arn(stack_run: StackRun) -> None:
     policies = stack_run.of_type(ROLE_POLICY)
-    assert len(policies) == 4
+    assert len(policies) == len(EXPECTED)
     for policy in policies:
         for statement in _statements(policy):
             for action in _as_list(statement["Action"]):
@@ -138,11 +182,13 @@ def test_api_gateway_may_invoke_only_its_own_routes(stack_run: StackRun) -> None
     permissions = {p.name: p.inputs for p in stack_run.of_type("aws:lambda/permission:Permission")}
     http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").state["executionArn"]
     rest_api = stack_run.one("aws:apigateway/restApi:RestApi", "query-api").state["executionArn"]
+    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").state["executionArn"]
     authorizer = stack_run.one("aws:apigatewayv2/authorizer:Authorizer", "ingest-authorizer").id
     assert {name: p["sourceArn"] for name, p in permissions.items()} == {
         "ingest-invoke-ingest": f"{http_api}/*/POST/ingest",
         "ingest-invoke-authorizer": f"{http_api}/authorizers/{authorizer}",
         "query-invoke-query": f"{rest_api}/*/GET/*",
+        "fanout-invoke-ws": f"{ws_api}/live/*",
     }
     for p in permissions.values():
         assert p["principal"] == "apigateway.amazonaws.com"

@@ -26,6 +26,8 @@ SLO_MS = {"dev": 250, "prod": 200}
 PERIODS = {"dev": 3, "prod": 5}
 BUDGET_USD = {"dev": "5.00", "prod": "50.00"}
 BUDGET_PERCENT = {"dev": 100, "prod": 80}
+ITERATOR_AGE_MS = {"dev": 60_000, "prod": 30_000}
+ROLES = ("ingest", "replay", "query", "authorizer", "fanout", "ws", "broadcast")
 
 
 def _fn(run: StackRun, role: str) -> str:
@@ -94,7 +96,22 @@ def _expected_alarms(run: StackRun) -> dict[str, tuple[str, str, dict[str, str],
             0,
         ),
     }
-    for role in ("ingest", "replay", "query", "authorizer"):
+    for role in ("fanout", "broadcast"):
+        alarms[f"{prefix}-{role}-iterator-age"] = (
+            "AWS/Lambda",
+            "IteratorAge",
+            {"FunctionName": _fn(run, role)},
+            "Maximum",
+            ITERATOR_AGE_MS[run.stack],
+        )
+    alarms[f"{prefix}-fanout-failures-depth"] = (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": run.one("aws:sqs/queue:Queue", "fanout-failures").state["name"]},
+        "Maximum",
+        0,
+    )
+    for role in ROLES:
         alarms[f"{prefix}-{role}-errors"] = (
             "AWS/Lambda",
             "Errors",
@@ -106,9 +123,7 @@ def _expected_alarms(run: StackRun) -> dict[str, tuple[str, str, dict[str, str],
 
 
 def _topic(run: StackRun) -> Recorded:
-    (topic,) = run.of_type(TOPIC)
-    assert topic.inputs["name"] == f"marketstream-{run.stack}-alarms"
-    return topic
+    return run.one(TOPIC, "ops-alarms")
 
 
 def test_every_alarm_watches_its_metric_and_notifies_the_topic(stack_run: StackRun) -> None:
@@ -139,13 +154,28 @@ def test_every_alarm_watches_its_metric_and_notifies_the_topic(stack_run: StackR
         assert alarm["alarmDescription"]
 
 
-def test_no_iterator_age_alarm_without_a_stream_consumer(stack_run: StackRun) -> None:
-    assert not stack_run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")[1:]
-    assert "IteratorAge" not in {a.inputs["metricName"] for a in stack_run.of_type(ALARM)}
+def test_every_stream_consumer_has_an_iterator_age_alarm(stack_run: StackRun) -> None:
+    stream = stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["streamArn"]
+    consumers = {
+        m.inputs["functionName"]
+        for m in stack_run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+        if m.inputs["eventSourceArn"] == stream
+    }
+    functions = {f.state["arn"]: f.state["name"] for f in stack_run.of_type(FUNCTION)}
+    watched = {
+        a.inputs["dimensions"]["FunctionName"]
+        for a in stack_run.of_type(ALARM)
+        if a.inputs["metricName"] == "IteratorAge"
+    }
+    assert len(consumers) == 2
+    assert watched == {functions[arn] for arn in consumers}
 
 
 def test_email_subscription_only_where_alarm_email_is_set(stack_run: StackRun) -> None:
-    subscriptions = [s.inputs for s in stack_run.of_type(SUBSCRIPTION)]
+    topic = _topic(stack_run).state["arn"]
+    subscriptions = [
+        s.inputs for s in stack_run.of_type(SUBSCRIPTION) if s.inputs["topic"] == topic
+    ]
     if stack_run.stack == "prod":
         assert subscriptions == [
             {
@@ -227,8 +257,10 @@ def test_dashboard_is_json_over_the_real_names(stack_run: StackRun) -> None:
         "Duration p95 (ms)",
         "DynamoDB consumed capacity and throttles",
         "Errors",
+        "Fan-out and broadcast",
         "Ingest rate (ticks and requests per minute)",
         "Spill queue and DLQ depth",
+        "Stream consumer lag (IteratorAge max, ms)",
         "Ticks per block and write retries",
     ]
     names = _strings(body)
@@ -236,7 +268,7 @@ def test_dashboard_is_json_over_the_real_names(stack_run: StackRun) -> None:
     spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["name"]
     dlq = stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["name"]
     api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").id
-    functions = {_fn(stack_run, r) for r in ("ingest", "replay", "query", "authorizer")}
+    functions = {_fn(stack_run, r) for r in ROLES}
     assert {table, spill, dlq, api, *functions} <= names
     for title, widget in widgets.items():
         if widget["type"] == "metric":
@@ -264,11 +296,19 @@ def test_dashboard_is_json_over_the_real_names(stack_run: StackRun) -> None:
     assert ingest_rows[0][5] == _fn(stack_run, "ingest")
     alarm_arns = sorted(a.state["arn"] for a in stack_run.of_type(ALARM))
     assert widgets["Alarms"]["properties"]["alarms"] == alarm_arns
+    lag = widgets["Stream consumer lag (IteratorAge max, ms)"]["properties"]
+    assert lag["stat"] == "Maximum"
+    assert sorted(r[3] for r in lag["metrics"]) == sorted(
+        _fn(stack_run, r) for r in ("fanout", "broadcast")
+    )
+    activity = {(r[1], r[5]) for r in rows("Fan-out and broadcast")}
+    assert ("TicksPublished", _fn(stack_run, "fanout")) in activity
+    assert ("ConnectionsPruned", _fn(stack_run, "broadcast")) in activity
 
 
 def test_query_definitions_target_the_function_log_groups(stack_run: StackRun) -> None:
     groups = sorted(f.inputs["loggingConfig"]["logGroup"] for f in stack_run.of_type(FUNCTION))
-    assert len(groups) == 4
+    assert len(groups) == 7
     queries = {q.inputs["name"]: q.inputs for q in stack_run.of_type(QUERY)}
     folder = f"marketstream/{stack_run.stack}"
     assert sorted(queries) == [
@@ -302,7 +342,7 @@ def test_config_flows_into_alarms_and_budget() -> None:
     (notification,) = budget.inputs["notifications"]
     assert notification["threshold"] == 90
     assert notification["subscriberEmailAddresses"] == ["ops@example.org"]
-    (subscription,) = run.of_type(SUBSCRIPTION)
+    (subscription,) = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "email"]
     assert subscription.inputs["endpoint"] == "ops@example.org"
 
 

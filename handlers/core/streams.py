@@ -1,0 +1,68 @@
+"""DynamoDB stream records of the tick table, as Lambda delivers them, back into blocks.
+
+The table's stream view is NEW_IMAGE: an INSERT or MODIFY record carries the whole item in
+DynamoDB's wire format, with binary values base64-encoded (the event is JSON). A retried ingest
+rewrites a block with the same content and arrives as a MODIFY; with no old image to compare,
+consumers publish it again: delivery is at least once, and `(symbol, block)` identifies a block.
+REMOVE records (TTL expiry) carry no new image and hold no new ticks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from handlers.core.blocks import Block, block_from_item
+from handlers.core.encoding import EncodedTick
+
+__all__ = ["PoisonRecord", "block_of", "records_of", "sequence_number", "tick_json"]
+
+
+class PoisonRecord(ValueError):
+    """A stream record that no retry will ever decode (not a block of a version this code reads)."""
+
+
+def records_of(event: dict[str, Any]) -> Sequence[dict[str, Any]]:
+    """The records of a DynamoDB stream event; ValueError if the event has no `Records` list."""
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("not a DynamoDB stream event: no 'Records' list")
+    return records
+
+
+def sequence_number(record: dict[str, Any]) -> str:
+    """The record's position in its shard (what a partial batch response names)."""
+    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+
+
+def block_of(record: dict[str, Any]) -> tuple[Block, list[EncodedTick]] | None:
+    """The block a record wrote and its ticks; None if none; PoisonRecord if undecodable."""
+    if record.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    image = record.get("dynamodb", {}).get("NewImage")
+    if image is None:
+        return None
+    try:
+        item = dict(image)
+        payload = item["b"]["B"]
+        if isinstance(payload, str):  # the Lambda event is JSON: binary arrives as base64 text
+            item["b"] = {"B": base64.b64decode(payload, validate=True)}
+        block = block_from_item(item)
+        ticks = block.ticks()
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise PoisonRecord(
+            f"record {sequence_number(record)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return block, ticks
+
+
+def tick_json(symbol: str, tick: EncodedTick) -> dict[str, object]:
+    """A tick as the APIs show it (`handlers.core.reading.StoredTick.as_json`'s shape)."""
+    out: dict[str, object] = {"symbol": symbol, "price": tick.price, "timestamp": tick.timestamp}
+    if tick.size is not None:
+        out["size"] = tick.size
+    if tick.id is not None:
+        out["id"] = tick.id
+    return out
