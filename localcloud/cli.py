@@ -8,12 +8,13 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.errors import LocalCloudError
+from localcloud.motoproc import SWITCH_INTERVAL_S
 from localcloud.stackconfig import parse_override
 
 __all__ = ["EXIT_USAGE", "READY_PREFIX", "main"]
@@ -21,6 +22,7 @@ __all__ = ["EXIT_USAGE", "READY_PREFIX", "main"]
 EXIT_USAGE: Final = 64
 """EX_USAGE: the command line was wrong."""
 EXIT_FAILED: Final = 1
+EXIT_INTERRUPTED: Final = 130
 READY_PREFIX: Final = "localcloud: ready"
 """Printed (and flushed) once everything serves: the readiness signal for scripts and tests."""
 _DEFAULT_DIR: Final = Path(".localcloud")
@@ -60,6 +62,21 @@ def _override(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: `kind(text)` within [low, high], else a one-line error."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} (got {text})")
+        return value
+
+    return convert
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="python -m localcloud", description="The embedded local cloud.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -86,8 +103,9 @@ def _parser() -> _Parser:
             help="share of DynamoDB write calls that fail with a throttling error",
         )  # fmt: skip
         command.add_argument(
-            "--outputs", type=Path, default=_DEFAULT_DIR / "outputs.json",
-            help="where to write the stack outputs (default .localcloud/outputs.json)",
+            "--outputs", type=Path, default=None,
+            help="where to write the stack outputs (default .localcloud/outputs.json; "
+            "demo: outputs.json in --out-dir)",
         )  # fmt: skip
         command.add_argument(
             "--state", type=Path, default=None,
@@ -97,7 +115,40 @@ def _parser() -> _Parser:
             "--log-level", default="WARNING",
             choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="handler and localcloud logs",
         )  # fmt: skip
+        if name == "demo":
+            _demo_arguments(command)
     return parser
+
+
+def _demo_arguments(command: argparse.ArgumentParser) -> None:
+    """The load run's knobs; the defaults are the ones `make demo` explains when it starts."""
+    from localcloud.demo import DemoSettings
+
+    defaults = DemoSettings()
+    command.add_argument(
+        "--rate", type=_bounded(float, 0.1, 1000.0), default=defaults.rate,
+        help=f"ingest + query requests/s (default {defaults.rate:g})",
+    )  # fmt: skip
+    command.add_argument(
+        "--batch", type=_bounded(int, 1, 1000), default=defaults.batch,
+        help=f"ticks per ingest request (default {defaults.batch})",
+    )  # fmt: skip
+    command.add_argument(
+        "--query-ratio", type=_bounded(float, 0.0, 0.9), default=defaults.query_ratio,
+        help=f"share of read requests (default {defaults.query_ratio:g})",
+    )  # fmt: skip
+    command.add_argument(
+        "--duration", type=_bounded(float, 1.0, 300.0), default=defaults.duration_s,
+        help=f"measured seconds of load (default {defaults.duration_s:g})",
+    )  # fmt: skip
+    command.add_argument(
+        "--warmup", type=_bounded(float, 0.0, 30.0), default=defaults.warmup_s,
+        help=f"seconds of load before the measured window (default {defaults.warmup_s:g})",
+    )  # fmt: skip
+    command.add_argument(
+        "--out-dir", type=Path, default=defaults.out_dir,
+        help=f"summary JSON, plot and handler log go here (default {defaults.out_dir})",
+    )  # fmt: skip
 
 
 def _options(args: argparse.Namespace) -> CloudOptions:
@@ -118,7 +169,7 @@ def _print_endpoints(cloud: LocalCloud, args: argparse.Namespace) -> None:
         print(f"  {key}: {shown}")
     for note in cloud.notes:
         print(f"  note: {note}")
-    print(f"  outputs: {args.outputs}")
+    print(f"  outputs: {args.outputs or _DEFAULT_DIR / 'outputs.json'}")
 
 
 async def _up(args: argparse.Namespace, began: float) -> int:
@@ -127,9 +178,10 @@ async def _up(args: argparse.Namespace, began: float) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     cloud = LocalCloud(_options(args))
+    outputs = args.outputs or _DEFAULT_DIR / "outputs.json"
     try:
         await cloud.start()
-        cloud.write_files(args.outputs, args.state or args.outputs.with_name("state.json"))
+        cloud.write_files(outputs, args.state or outputs.with_name("state.json"))
         _print_endpoints(cloud, args)
         print(f"{READY_PREFIX} in {time.monotonic() - began:.2f} s (Ctrl-C stops)", flush=True)
         await stop.wait()
@@ -143,15 +195,30 @@ def main(argv: Sequence[str]) -> int:
     """Entry point of `python -m localcloud`; the exit status."""
     began = time.monotonic()
     args = _parser().parse_args(list(argv))
+    # The event loop and the Lambda threads share one GIL: hand it over quickly (see motoproc).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.basicConfig(
         level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
     )
     try:
         if args.command == "demo":
-            from localcloud.demo import run_demo
+            from localcloud.demo import DemoSettings, run_demo
 
-            return asyncio.run(run_demo(_options(args)))
+            settings = DemoSettings(
+                rate=args.rate,
+                batch=args.batch,
+                query_ratio=args.query_ratio,
+                duration_s=args.duration,
+                warmup_s=args.warmup,
+                out_dir=args.out_dir,
+                outputs=args.outputs,
+                state=args.state,
+            )
+            return asyncio.run(run_demo(_options(args), settings))
         return asyncio.run(_up(args, began))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM in the demo
+        print("localcloud: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except LocalCloudError as exc:
         print(f"localcloud: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
