@@ -158,6 +158,8 @@ def _options(args: argparse.Namespace) -> CloudOptions:
         overrides=dict(args.config),
         port=args.port,
         fail_writes=args.fail_writes,
+        # Function logs live beside the outputs file, so a test's cloud writes into its tmp dir.
+        log_dir=args.outputs.parent / "logs" if args.outputs else None,
     )
 
 

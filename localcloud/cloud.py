@@ -27,6 +27,7 @@ from aiohttp import web
 from localcloud import environ
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
+from localcloud.funclogs import FunctionLogs
 from localcloud.gateway import build_app
 from localcloud.httpapi import build_http_apis
 from localcloud.lambdas import FunctionSpec, LambdaFunction, runtime_environment
@@ -58,6 +59,8 @@ class CloudOptions:
     workers: int = 8
     """Threads running handler invocations (boto3's default pool has 10 connections)."""
     project_root: Path = PROJECT_ROOT
+    log_dir: Path | None = None
+    """Where each function's stdout goes (default `<project>/.localcloud/logs`)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_writes <= 1.0:
@@ -82,6 +85,7 @@ class LocalCloud:
         """Start-up remarks: types not emulated, generated secrets, where code came from."""
         self.functions: dict[str, LambdaFunction] = {}
         self._moto = MotoServer()
+        self.logs = FunctionLogs(options.log_dir or options.project_root / ".localcloud" / "logs")
         self._runner: web.AppRunner | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
@@ -163,6 +167,7 @@ class LocalCloud:
             endpoint = await asyncio.to_thread(self._moto.wait_ready)
             self._note_types(deployment, provider)
             environ.install()
+            self.logs.install()
             self._setup_default_session()
             self._executor = ThreadPoolExecutor(options.workers, thread_name_prefix="lambda")
             await self._load_functions(deployment, config.region, endpoint)
@@ -196,7 +201,10 @@ class LocalCloud:
         for r in deployment.of_type("aws:lambda/function:Function"):
             spec = self._spec(r.id, r.inputs, r.outputs)
             function = LambdaFunction(
-                spec, runtime_environment(spec, region=region, endpoint=endpoint), self._executor
+                spec,
+                runtime_environment(spec, region=region, endpoint=endpoint),
+                self._executor,
+                logs=self.logs,
             )
             await asyncio.to_thread(function.load)
             for alias in (spec.name, spec.arn, f"{spec.arn}:$LATEST"):
@@ -262,6 +270,7 @@ class LocalCloud:
             self._executor = None
         await asyncio.to_thread(self._moto.stop)
         environ.uninstall()
+        self.logs.uninstall()
 
     def state(self) -> dict[str, Any]:
         """What is running where, for `.localcloud/state.json` (tests and tools read it)."""

@@ -15,6 +15,7 @@ thread cannot be killed and finishes in the background (a real Lambda would be f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import sys
@@ -30,6 +31,7 @@ from typing import Any, Final, cast
 
 from localcloud import environ
 from localcloud.errors import LocalCloudError
+from localcloud.funclogs import FunctionLogs
 
 Handler = Callable[[Any, Any], Any]
 """A Lambda handler: (event, context) -> result."""
@@ -159,8 +161,16 @@ def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) ->
 class LambdaFunction:
     """One function: its private module instance, environment, concurrency and timeout."""
 
-    def __init__(self, spec: FunctionSpec, overlay: environ.Overlay, executor: Executor) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        overlay: environ.Overlay,
+        executor: Executor,
+        *,
+        logs: FunctionLogs | None = None,
+    ) -> None:
         self.spec = spec
+        self._logs = logs
         self._overlay = overlay
         self._executor = executor
         # Idle containers: one private module instance each. Lambda runs one invocation per
@@ -243,7 +253,8 @@ class LambdaFunction:
                 self._idle.append(handler)
 
     def _run(self, handler: Handler, event: Any, context: LambdaContext) -> Any:
-        with environ.applied(self._overlay):
+        logs = self._logs.capture(self.spec.name) if self._logs else contextlib.nullcontext()
+        with environ.applied(self._overlay), logs:
             try:
                 return handler(event, context)
             except Exception as exc:

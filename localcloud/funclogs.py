@@ -1,0 +1,84 @@
+"""Per-function log files: what a handler prints goes where CloudWatch Logs would put it.
+
+Handlers print one EMF metrics line per invocation (and Lambda sends stdout to the function's
+log group). Here they share the local cloud's stdout, so `install()` puts a router in front of
+`sys.stdout`: on a thread running a function (see `capture`), writes go to
+`<directory>/<function>.log`; every other thread writes to the real stdout as before.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["FunctionLogs"]
+
+
+class _Router:
+    """A stdout stand-in that writes to the current thread's function log, if any."""
+
+    def __init__(self, real: IO[str], local: threading.local) -> None:
+        self._real = real
+        self._local = local
+
+    def write(self, text: str) -> int:
+        target: IO[str] | None = getattr(self._local, "file", None)
+        return (target or self._real).write(text)
+
+    def flush(self) -> None:
+        target: IO[str] | None = getattr(self._local, "file", None)
+        (target or self._real).flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class FunctionLogs:
+    """One append-only log file per function under `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._local = threading.local()
+        self._files: dict[str, IO[str]] = {}
+        self._lock = threading.Lock()
+        self._real: Any = None
+
+    def install(self) -> None:
+        """Route function threads' stdout to their log files (idempotent)."""
+        if self._real is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._real = sys.stdout
+            sys.stdout = _Router(sys.stdout, self._local)
+
+    def uninstall(self) -> None:
+        """Put the real stdout back and close the files."""
+        if self._real is not None:
+            sys.stdout = self._real
+            self._real = None
+        with self._lock:
+            for file in self._files.values():
+                file.close()
+            self._files.clear()
+
+    def path(self, function: str) -> Path:
+        """The log file of `function`."""
+        return self.directory / f"{function}.log"
+
+    @contextmanager
+    def capture(self, function: str) -> Iterator[None]:
+        """Send this thread's prints to `function`'s log for the duration."""
+        with self._lock:
+            file = self._files.get(function)
+            if file is None:
+                file = self._files[function] = self.path(function).open(
+                    "a", encoding="utf-8", buffering=1
+                )
+        self._local.file = file
+        try:
+            yield
+        finally:
+            self._local.file = None
