@@ -23,6 +23,7 @@ from loadgen.config import LoadConfig, ReportOptions, Stage, parse_duration, par
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
 from loadgen.report import build_summary, print_summary, write_json
+from loadgen.runcost import run_cost
 from loadgen.runner import WorkerSpec
 from loadgen.schedule import Schedule
 from loadgen.slo import SloRule, evaluate, parse_slo
@@ -51,8 +52,8 @@ LOCAL_OUTPUTS: Final = Path(".localcloud/outputs.json")
 TOKEN_ENV: Final = "MARKETSTREAM_INGEST_TOKEN"  # noqa: S105 - a variable name
 API_KEY_ENV: Final = "MARKETSTREAM_API_KEY"
 
-CostEstimator = Callable[[Mapping[str, Any]], Mapping[str, float] | None]
-"""Hook for the cost model: given the run summary, the run's AWS cost by service, in dollars."""
+CostEstimator = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+"""Hook for the cost model: given the run summary, its `cost` section (None: not priced)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,8 +169,10 @@ def _targets(args: argparse.Namespace, config: LoadConfig, verify: bool) -> Targ
     return targets
 
 
-def main(argv: Sequence[str] | None = None, *, cost_estimator: CostEstimator | None = None) -> int:
-    """Run the CLI; return the process exit code."""
+def main(
+    argv: Sequence[str] | None = None, *, cost_estimator: CostEstimator | None = run_cost
+) -> int:
+    """Run the CLI; return the process exit code (`cost_estimator=None`: no cost section)."""
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:

@@ -35,7 +35,7 @@ def build_summary(
     base_ms: int,
     schedule: Schedule,
     stats: MergedStats,
-    cost: Mapping[str, float] | None = None,
+    cost: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything about the run as a JSON-ready dict (schema `SCHEMA`, version `SCHEMA_VERSION`)."""
     counters = stats.counters
@@ -245,6 +245,42 @@ def print_summary(summary: Mapping[str, Any], console: Console) -> None:
     )
     if sched["warning"]:
         console.print(f"[bold yellow]WARNING[/] {sched['warning']}", highlight=False)
-    if summary.get("cost"):
-        cost = ", ".join(f"{k} ${v:,.4f}" for k, v in summary["cost"].items())
-        console.print(f"cost      {cost}")
+    cost = summary.get("cost")
+    if cost and isinstance(cost.get("by_service"), Mapping):
+        _print_cost(cost, console)
+    elif cost:  # a custom estimator's flat {name: dollars}
+        flat = ", ".join(f"{k} ${v:,.4f}" for k, v in cost.items())
+        console.print(f"cost      {flat}")
+
+
+def _print_cost(cost: Mapping[str, Any], console: Console) -> None:
+    """The modelled AWS cost table: per service, per million ticks, for the run, per month."""
+    m = cost["measured"]
+    table = Table(
+        title=(
+            f"Modelled AWS cost of this workload ({cost['region']} list prices as of"
+            f" {cost['prices_as_of']}): {m['ticks_per_s']:,.0f} ticks/s ="
+            f" {m['ingest_rps']:,.1f} ingest req/s x {m['ticks_per_request']} ticks"
+            f" ({m['blocks_per_request']} blocks), {m['query_rps']:,.1f} query req/s"
+        ),
+        caption=(
+            f"ingest duration {m['ingest_duration_ms']:.1f} ms = measured mean raw service time"
+            " (a stand-in for handler duration); memory, arch, log bytes, fan-out: model defaults"
+        ),
+    )
+    table.add_column("service")
+    table.add_column("$ / M ticks", justify="right")
+    table.add_column(f"$ this run ({cost['run_seconds']:g} s)", justify="right")
+    table.add_column("$ / month at this rate", justify="right")
+    for service, figures in cost["by_service"].items():
+        table.add_row(service, *_cost_cells(figures))
+    table.add_row("[b]total[/b]", *(f"[b]{cell}[/b]" for cell in _cost_cells(cost)))
+    console.print(table)
+
+
+def _cost_cells(figures: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (
+        f"{figures['usd_per_million_ticks']:.4f}",
+        f"{figures['usd_for_run']:.6f}",
+        f"{figures['usd_per_month']:,.2f}",
+    )

@@ -12,6 +12,10 @@ behind. Everything here trades moto's generality for speed on the local cloud's 
 - moto works out which backend a request is for on *every* request, listing its own package
   directory on disk each time (~20% of its CPU in a profile): memoised per signing service,
   region and X-Amz-Target prefix, which is all that decides it for the services cached here.
+- moto's DynamoDB Query filters and sorts *every item of the table* to find one partition, and
+  its threads iterate the table's dicts while other threads write to them ("dictionary changed
+  size during iteration" as a 500 under load): DynamoDB calls run one at a time behind a lock,
+  and a base-table Query reads only its own partition.
 """
 
 from __future__ import annotations
@@ -67,6 +71,40 @@ def _speed_up_dispatch() -> None:
     DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
 
 
+def _serialise_dynamodb() -> None:
+    """One DynamoDB (and Streams) call at a time; base-table queries read only their partition."""
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    lock = threading.RLock()
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original_call = handler.call_action
+
+        def call_action(self: Any, _original: Any = original_call) -> Any:
+            with lock:
+                return _original(self)
+
+        handler.call_action = call_action  # type: ignore[method-assign]
+
+    original_query = Table.query
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name") if len(args) < 7 else args[6]
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        # moto's query calls self.all_items() and keeps the items with this hash key; hand it
+        # just those (it sorts them by range key itself). Safe: calls are serialised above.
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: partition  # type: ignore[method-assign]
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+
+
 def _keep_alive() -> None:
     """Serve HTTP/1.1 keep-alive for requests with a Content-Length (or no body)."""
     import io
@@ -113,6 +151,7 @@ def main() -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _speed_up_dispatch()
+    _serialise_dynamodb()
     _keep_alive()
     from moto.server import ThreadedMotoServer
 
