@@ -9,6 +9,7 @@ created in moto as the program registers them), import the functions, then open 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -37,6 +38,8 @@ from localcloud.program import Deployment, run_program
 from localcloud.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
 from localcloud.restapi import build_rest_apis
 from localcloud.stackconfig import StackConfig, load_stack_config, project_name
+from localcloud.streams import StreamPoller
+from localcloud.websocket import build_websocket_apis, management_endpoints
 
 __all__ = ["PROJECT_ROOT", "CloudOptions", "LocalCloud"]
 
@@ -171,12 +174,25 @@ class LocalCloud:
             self._setup_default_session()
             self._executor = ThreadPoolExecutor(options.workers, thread_name_prefix="lambda")
             await self._load_functions(deployment, config.region, endpoint)
-            sqs = moto_session(config.region).client("sqs", endpoint_url=endpoint)
-            pollers, notes = build_pollers(deployment, self.functions, sqs, config.region)
+            session = moto_session(config.region)
+            clients = functools.cache(
+                lambda service: session.client(service, endpoint_url=endpoint)
+            )
+            # Clients are made here, not in the pollers' threads (sessions are not thread-safe).
+            for service in ("sqs", "sns", "dynamodbstreams"):
+                clients(service)
+            pollers, notes = await asyncio.to_thread(
+                build_pollers, deployment, self.functions, clients, config.region
+            )
             self.notes.extend(notes)
+            for poller in pollers:
+                if isinstance(poller, StreamPoller):
+                    # LATEST is taken now, so that a write after "ready" is never missed.
+                    await asyncio.to_thread(poller.prepare)
             app = build_app(
                 http_apis=build_http_apis(deployment, self.functions, config.region),
                 rest_apis=build_rest_apis(deployment, self.functions),
+                ws_apis=build_websocket_apis(deployment, self.functions, config.region),
                 functions={f.spec.name: f for f in set(self.functions.values())},
                 faults=self.faults,
                 pollers=pollers,
@@ -198,8 +214,9 @@ class LocalCloud:
 
     async def _load_functions(self, deployment: Deployment, region: str, endpoint: str) -> None:
         assert self._executor is not None
+        endpoints = management_endpoints(deployment, self.gateway_url)
         for r in deployment.of_type("aws:lambda/function:Function"):
-            spec = self._spec(r.id, r.inputs, r.outputs)
+            spec = self._spec(r.id, r.inputs, r.outputs, endpoints)
             function = LambdaFunction(
                 spec,
                 runtime_environment(spec, region=region, endpoint=endpoint),
@@ -210,7 +227,13 @@ class LocalCloud:
             for alias in (spec.name, spec.arn, f"{spec.arn}:$LATEST"):
                 self.functions[alias] = function
 
-    def _spec(self, name: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> FunctionSpec:
+    def _spec(
+        self,
+        name: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        endpoints: Mapping[str, str],
+    ) -> FunctionSpec:
         code = inputs.get("code")
         code_path = code.get("path") if isinstance(code, dict) else None
         code_dir = Path(code_path) if code_path else None
@@ -232,7 +255,8 @@ class LocalCloud:
             code_dir=code_dir.resolve(),
             timeout_s=float(inputs.get("timeout") or 3),
             memory_mb=int(inputs.get("memorySize") or 128),
-            environment={str(k): str(v) for k, v in variables.items()},
+            # A WebSocket stage's management URL (wss -> https on AWS) becomes the local one.
+            environment={str(k): endpoints.get(str(v), str(v)) for k, v in variables.items()},
             reserved_concurrency=int(reserved) if reserved is not None and reserved >= 0 else None,
             log_group=str(logging_config.get("logGroup") or f"/aws/lambda/{name}"),
         )
@@ -252,7 +276,7 @@ class LocalCloud:
                 "unknown provider functions: " + ", ".join(sorted(provider.unknown_calls))
             )
         for r in deployment.of_type("aws:apigatewayv2/api:Api"):
-            if r.inputs.get("protocolType", "HTTP") != "HTTP":
+            if r.inputs.get("protocolType", "HTTP") not in ("HTTP", "WEBSOCKET"):
                 self.notes.append(f"{r.name}: {r.inputs.get('protocolType')} APIs are not emulated")
         assert set(EMULATED).isdisjoint(ACCEPTED)
 

@@ -1,7 +1,8 @@
-"""The local API gateway: one aiohttp app serving every HTTP and REST API, plus admin routes.
+"""The local API gateway: one aiohttp app serving every HTTP, REST and WebSocket API, plus admin.
 
 `/<apiId>/...` goes to the API with that id (HTTP APIs: `$default` stage at the root, named
-stages as the first segment; REST APIs: stage first). `/_localcloud/health` and
+stages as the first segment; REST and WebSocket APIs: stage first, the latter with its
+`@connections` management API under the stage). `/_localcloud/health` and
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
 Pollers run as the app's background tasks (`cleanup_ctx`), so they stop with it.
 """
@@ -22,6 +23,7 @@ from localcloud.httpapi import HttpApi
 from localcloud.lambdas import LambdaFunction
 from localcloud.pollers import Poller
 from localcloud.restapi import RestApi
+from localcloud.websocket import WebSocketApi
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -30,6 +32,7 @@ __all__ = [
     "HTTP_APIS",
     "POLLERS",
     "REST_APIS",
+    "WS_APIS",
     "build_app",
 ]
 
@@ -37,6 +40,7 @@ ADMIN_PREFIX: Final = "/_localcloud"
 
 HTTP_APIS: Final = web.AppKey("http_apis", dict[str, HttpApi])
 REST_APIS: Final = web.AppKey("rest_apis", dict[str, RestApi])
+WS_APIS: Final = web.AppKey("ws_apis", dict[str, WebSocketApi])
 FUNCTIONS: Final = web.AppKey("functions", dict[str, LambdaFunction])
 """Each function once, by physical name."""
 FAULTS: Final = web.AppKey("faults", FaultInjector)
@@ -54,6 +58,9 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     rest_api = request.app[REST_APIS].get(api_id)
     if rest_api is not None:
         return await rest_api.handle(request, rest)
+    ws_api = request.app[WS_APIS].get(api_id)
+    if ws_api is not None:
+        return await ws_api.handle(request, rest)
     return gateway_error(404, "Not Found")
 
 
@@ -66,6 +73,9 @@ async def _health(request: web.Request) -> web.Response:
             for name, f in app[FUNCTIONS].items()
         },
         "pollers": [asdict(p.stats) for p in app[POLLERS]],
+        "websocket_connections": {
+            api_id: len(api.connections) for api_id, api in app[WS_APIS].items()
+        },
         "faults": app[FAULTS].snapshot(),
     }
     return web.json_response(body)
@@ -98,10 +108,18 @@ async def _run_pollers(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _close_websockets(app: web.Application) -> None:
+    # Open sockets would hold the runner's cleanup until their handlers return.
+    for api in app[WS_APIS].values():
+        for connection in list(api.connections.values()):
+            await connection.socket.close(code=1001, message=b"Going away")
+
+
 def build_app(
     *,
     http_apis: Mapping[str, HttpApi],
     rest_apis: Mapping[str, RestApi],
+    ws_apis: Mapping[str, WebSocketApi] | None = None,
     functions: Mapping[str, LambdaFunction],
     faults: FaultInjector,
     pollers: list[Poller],
@@ -111,6 +129,7 @@ def build_app(
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app[HTTP_APIS] = dict(http_apis)
     app[REST_APIS] = dict(rest_apis)
+    app[WS_APIS] = dict(ws_apis or {})
     app[FUNCTIONS] = dict(functions)
     app[FAULTS] = faults
     app[POLLERS] = pollers
@@ -119,4 +138,5 @@ def build_app(
     app.router.add_post(f"{ADMIN_PREFIX}/faults", _set_faults)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     app.cleanup_ctx.append(_run_pollers)
+    app.on_shutdown.append(_close_websockets)
     return app

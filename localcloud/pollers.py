@@ -4,8 +4,7 @@ SQS semantics kept: batch size and batching window; with `ReportBatchItemFailure
 messages stay on the queue and the rest are deleted; a function error (or a malformed failure
 report) fails the whole batch. Failed messages come back after the queue's visibility timeout,
 and moto moves a message to the dead-letter queue once it was received `maxReceiveCount` times
-(redrive is moto's, as SQS's is SQS's). DynamoDB stream sources are the seam for the fan-out
-path: `build_pollers` reports them as not emulated until a stream poller is added to `_FACTORIES`.
+(redrive is moto's, as SQS's is SQS's). DynamoDB stream sources are `localcloud.streams`.
 """
 
 from __future__ import annotations
@@ -189,11 +188,17 @@ class SqsPoller:
         }
 
 
-_Factory = Callable[[Resource, LambdaFunction, Deployment, "SQSClient", str], "Poller | None"]
+Clients = Callable[[str], Any]
+"""Service name -> a boto3 client of moto (shared, created once)."""
+_Factory = Callable[[Resource, LambdaFunction, Deployment, Clients, str], "Poller | None"]
 
 
 def _sqs_poller(
-    mapping: Resource, function: LambdaFunction, deployment: Deployment, sqs: SQSClient, region: str
+    mapping: Resource,
+    function: LambdaFunction,
+    deployment: Deployment,
+    clients: Clients,
+    region: str,
 ) -> Poller | None:
     arn = str(mapping.inputs["eventSourceArn"])
     queue = next(
@@ -202,7 +207,7 @@ def _sqs_poller(
     if queue is None:
         return None
     return SqsPoller(
-        client=sqs,
+        client=clients("sqs"),
         queue_url=str(queue.outputs["url"]),
         queue_arn=arn,
         function=function,
@@ -214,14 +219,26 @@ def _sqs_poller(
     )
 
 
-_FACTORIES: Final[dict[str, _Factory]] = {"sqs": _sqs_poller}
-"""Event source service (from the source ARN) -> poller. `dynamodb` (streams) comes with fan-out."""
+def _stream_poller(
+    mapping: Resource,
+    function: LambdaFunction,
+    deployment: Deployment,
+    clients: Clients,
+    region: str,
+) -> Poller | None:
+    from localcloud.streams import stream_poller  # here: it imports this module
+
+    return stream_poller(mapping, function, clients, region)
+
+
+_FACTORIES: Final[dict[str, _Factory]] = {"sqs": _sqs_poller, "dynamodb": _stream_poller}
+"""Event source service (from the source ARN) -> poller."""
 
 
 def build_pollers(
     deployment: Deployment,
     functions: Mapping[str, LambdaFunction],
-    sqs: SQSClient,
+    clients: Clients,
     region: str,
 ) -> tuple[list[Poller], list[str]]:
     """Pollers for the program's event source mappings, and notes on the ones not emulated."""
@@ -235,7 +252,7 @@ def build_pollers(
         function = functions.get(str(mapping.inputs.get("functionName")))
         factory = _FACTORIES.get(service)
         poller = (
-            factory(mapping, function, deployment, sqs, region)
+            factory(mapping, function, deployment, clients, region)
             if factory is not None and function is not None
             else None
         )

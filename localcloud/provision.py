@@ -54,11 +54,12 @@ EMULATED: Final = {
     "aws:sns/topicSubscription:TopicSubscription": "moto: subscription (SQS delivery)",
     "aws:lambda/function:Function": "in-process Lambda environment (localcloud.lambdas)",
     "aws:lambda/eventSourceMapping:EventSourceMapping": "poller (localcloud.pollers)",
-    "aws:apigatewayv2/api:Api": "gateway: HTTP API mounted at /<apiId>",
+    "aws:apigatewayv2/api:Api": "gateway: HTTP or WebSocket API mounted at /<apiId>",
     "aws:apigatewayv2/integration:Integration": "gateway: Lambda proxy integration",
     "aws:apigatewayv2/authorizer:Authorizer": "gateway: Lambda REQUEST authorizer, cached",
     "aws:apigatewayv2/route:Route": "gateway: route key -> integration",
     "aws:apigatewayv2/stage:Stage": "gateway: stage and its route throttling",
+    "aws:apigatewayv2/routeResponse:RouteResponse": "gateway: WebSocket reply to the client",
     "aws:apigateway/restApi:RestApi": "gateway: REST API mounted at /<restApiId>/<stage>",
     "aws:apigateway/resource:Resource": "gateway: resource path",
     "aws:apigateway/method:Method": "gateway: method, API key requirement",
@@ -158,6 +159,7 @@ class LocalProvider:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._rest_paths: dict[str, str] = {}
+        self._ws_apis: set[str] = set()
         self.unknown_types: set[str] = set()
         """Types the provider knows nothing about (outputs are the inputs echoed)."""
         self.unknown_calls: set[str] = set()
@@ -361,6 +363,8 @@ class LocalProvider:
         attributes = {}
         if inputs.get("filterPolicy"):
             attributes["FilterPolicy"] = _attr(inputs["filterPolicy"])
+        if inputs.get("filterPolicyScope"):
+            attributes["FilterPolicyScope"] = str(inputs["filterPolicyScope"])
         if inputs.get("rawMessageDelivery"):
             attributes["RawMessageDelivery"] = "true"
         arn = self._sns().subscribe(
@@ -399,9 +403,15 @@ class LocalProvider:
 
     def _http_api(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         api = _short_id(f"{self._stack}/{name}", 10)
+        base = self._gateway
+        if str(inputs.get("protocolType", "HTTP")).upper() == "WEBSOCKET":
+            # ws://: the program appends the stage to make its `ws_url`, as with wss:// on AWS.
+            base = "ws://" + base.removeprefix("http://")
+            with self._lock:
+                self._ws_apis.add(api)
         return api, {
             "name": self._autoname(name, inputs),
-            "apiEndpoint": f"{self._gateway}/{api}",
+            "apiEndpoint": f"{base}/{api}",
             "executionArn": self._arn("execute-api", api),
             "arn": f"arn:aws:apigateway:{self._region}::/apis/{api}",
         }
@@ -413,8 +423,12 @@ class LocalProvider:
         api = str(inputs["apiId"])
         stage = str(inputs["name"])
         path = "" if stage == "$default" else stage
+        base = self._gateway
+        with self._lock:
+            if api in self._ws_apis:
+                base = "ws://" + base.removeprefix("http://")
         return stage, {
-            "invokeUrl": f"{self._gateway}/{api}/{path}",
+            "invokeUrl": f"{base}/{api}/{path}",
             "executionArn": self._arn("execute-api", f"{api}/{stage}"),
             "arn": f"arn:aws:apigateway:{self._region}::/apis/{api}/stages/{stage}",
         }
@@ -547,6 +561,7 @@ _CREATORS: Final[dict[str, _Creator]] = {
     "aws:apigatewayv2/authorizer:Authorizer": LocalProvider._v2_child,
     "aws:apigatewayv2/route:Route": LocalProvider._v2_child,
     "aws:apigatewayv2/stage:Stage": LocalProvider._http_stage,
+    "aws:apigatewayv2/routeResponse:RouteResponse": LocalProvider._v2_child,
     "aws:apigateway/restApi:RestApi": LocalProvider._rest_api,
     "aws:apigateway/resource:Resource": LocalProvider._rest_resource,
     "aws:apigateway/method:Method": LocalProvider._rest_child,

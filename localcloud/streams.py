@@ -1,0 +1,434 @@
+"""DynamoDB stream event source mappings: Lambda's stream poller, one shard at a time, in order.
+
+Semantics kept (DESIGN §8, Lambda's documentation): the iterator starts at LATEST when the local
+cloud starts; batches of up to `batchSize` records, waiting at most the batching window after the
+first; filter criteria (dropped records are checkpointed past, as Lambda does); one invocation per
+shard at a time, so order within a shard holds. A partial batch response checkpoints at the first
+failed `itemIdentifier` and retries from there; a raised error fails the whole batch. With
+`bisectBatchOnFunctionError` a failing batch whose head fails is halved (halving does not count as
+a retry, as on AWS) until the bad record is alone. After `maximumRetryAttempts` retries, or once a
+record is older than `maximumRecordAgeInSeconds`, the batch's *metadata* (shard, sequence range,
+never the records) goes to the on-failure destination and the shard moves on. Nothing is skipped
+without a count in the stats and a log line.
+
+Records come from moto's DynamoDB Streams API and are delivered the way Lambda delivers them:
+JSON-shaped, so binary attribute values are base64 strings and times are epoch seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
+from localcloud.pollers import PollerStats
+from localcloud.program import Resource
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+__all__ = [
+    "FailureDestination",
+    "StreamPoller",
+    "failure_destination",
+    "matches_filters",
+    "stream_poller",
+    "wire_record",
+]
+
+_log = logging.getLogger("localcloud.streams")
+POLL_INTERVAL_S: Final = 0.05
+"""Idle poll period per shard. Lambda polls 4 times a second; faster here, as moto is local and
+the latency benchmark measures the emulation, not the poll period."""
+_MAX_GET_RECORDS: Final = 1000
+_BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
+"""Pause before each retry of a failed batch (short: tests wait for exhausted retries)."""
+
+
+def _wire(value: Any) -> Any:
+    """A parsed attribute value back in DynamoDB's JSON wire format (binary as base64 text)."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wire(item) for item in value]
+    return value
+
+
+def wire_record(record: Mapping[str, Any], *, region: str, source_arn: str) -> dict[str, Any]:
+    """A boto3-parsed stream record as Lambda puts it in the event (JSON types only)."""
+    event: dict[str, Any] = _wire(dict(record))
+    stream = event.get("dynamodb") or {}
+    created = stream.get("ApproximateCreationDateTime")
+    if isinstance(created, dt.datetime):
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    event["dynamodb"] = stream
+    event["awsRegion"] = region  # moto writes us-east-1 whatever the region
+    event["eventSourceARN"] = source_arn
+    event.setdefault("eventSource", "aws:dynamodb")
+    event.setdefault("eventVersion", "1.1")
+    return event
+
+
+def _match_value(pattern: Any, value: Any, present: bool) -> bool:
+    """One leaf of an event filter: a list of allowed values or operators."""
+    if not isinstance(pattern, list):
+        return False
+    for allowed in pattern:
+        if isinstance(allowed, dict):
+            if "exists" in allowed and bool(allowed["exists"]) == present:
+                return True
+            if (
+                "prefix" in allowed
+                and isinstance(value, str)
+                and value.startswith(str(allowed["prefix"]))
+            ):
+                return True
+            if "anything-but" in allowed and present:
+                excluded = allowed["anything-but"]
+                excluded = excluded if isinstance(excluded, list) else [excluded]
+                if value not in excluded:
+                    return True
+        elif present and allowed == value:
+            return True
+    return False
+
+
+def _match(pattern: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
+    for key, sub in pattern.items():
+        present = key in document
+        value = document.get(key)
+        if isinstance(sub, dict):
+            if not isinstance(value, dict) or not _match(sub, value):
+                return False
+        elif not _match_value(sub, value, present):
+            return False
+    return True
+
+
+def matches_filters(patterns: list[dict[str, Any]], record: Mapping[str, Any]) -> bool:
+    """Lambda event filtering: a record passes if any pattern matches (no patterns: all pass).
+
+    Supported: exact values, nested objects, `exists`, `prefix`, `anything-but` (what stream
+    filters on `eventName` and `dynamodb.NewImage` need); numeric ranges are not emulated.
+    """
+    return not patterns or any(_match(p, record) for p in patterns)
+
+
+@dataclass
+class FailureDestination:
+    """Where a discarded batch's metadata goes (an SQS queue or an SNS topic)."""
+
+    arn: str
+    send: Callable[[str], None]
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    iterator: str | None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Fetched records not yet checkpointed, in sequence order."""
+    retries: int = 0
+    """Failed attempts of the batch starting at `pending[0]`."""
+    limit: int | None = None
+    """Bisection's cap on the next batch (None: batch size)."""
+
+
+class StreamPoller:
+    """Lambda's DynamoDB stream poller for one event source mapping."""
+
+    def __init__(
+        self,
+        *,
+        client: DynamoDBStreamsClient,
+        stream_arn: str,
+        function: LambdaFunction,
+        batch_size: int,
+        window_s: float,
+        report_failures: bool,
+        bisect: bool,
+        max_retries: int,
+        max_record_age_s: float,
+        filters: list[dict[str, Any]],
+        on_failure: FailureDestination | None,
+        region: str,
+        mapping_uuid: str = "",
+    ) -> None:
+        self._client = client
+        self._arn = stream_arn
+        self._function = function
+        self._batch_size = max(1, batch_size)
+        self._window_s = max(0.0, window_s)
+        self._report_failures = report_failures
+        self._bisect = bisect
+        self._max_retries = max_retries  # -1: until the record expires (AWS's default)
+        self._max_age_s = max_record_age_s  # <= 0: no limit
+        self._filters = filters
+        self._on_failure = on_failure
+        self._region = region
+        self._uuid = mapping_uuid
+        self._shards: list[_Shard] = []
+        self.stats = PollerStats(stream_arn, function.spec.name)
+        self.filtered = 0
+        self.discarded = 0
+
+    def prepare(self) -> None:
+        """Take LATEST iterators for every shard (blocking; before the cloud says it is ready)."""
+        stream = self._client.describe_stream(StreamArn=self._arn)["StreamDescription"]
+        for shard in stream.get("Shards", []):
+            if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
+                continue  # closed shards hold nothing newer than LATEST
+            iterator = self._client.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            self._shards.append(_Shard(shard["ShardId"], iterator))
+
+    async def run(self) -> None:
+        """Poll every shard until cancelled (shards of one stream share this task: in order)."""
+        if not self._shards:
+            await asyncio.to_thread(self.prepare)
+        while True:
+            busy = False
+            for shard in self._shards:
+                try:
+                    busy = await self._step(shard) or busy
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # moto hiccup: note it, keep polling
+                    self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+                    del self.stats.errors[:-20]
+                    _log.warning("stream poller %s: %s", self._arn, exc)
+                    await asyncio.sleep(0.5)
+            if not busy:
+                await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def _fetch(self, shard: _Shard) -> int:
+        """Append newly arrived records (filtered) to the shard's pending list; how many came."""
+        if shard.iterator is None:
+            return 0
+        answer = await asyncio.to_thread(
+            self._client.get_records, ShardIterator=shard.iterator, Limit=_MAX_GET_RECORDS
+        )
+        shard.iterator = answer.get("NextShardIterator")
+        records = [
+            wire_record(r, region=self._region, source_arn=self._arn)
+            for r in answer.get("Records", [])
+        ]
+        kept = [r for r in records if matches_filters(self._filters, r)]
+        self.filtered += len(records) - len(kept)
+        shard.pending.extend(kept)
+        return len(records)
+
+    async def _step(self, shard: _Shard) -> bool:
+        """Fetch, then deliver one batch if one is due; whether there is more to do at once."""
+        fetched = await self._fetch(shard)
+        if not shard.pending:
+            return False
+        if len(shard.pending) < self._batch_size and self._window_s > 0 and shard.retries == 0:
+            # Batching window: wait for more records, at most the window after the first one.
+            deadline = time.monotonic() + self._window_s
+            while len(shard.pending) < self._batch_size and time.monotonic() < deadline:
+                await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+                await self._fetch(shard)
+        await self._discard_expired(shard)
+        if not shard.pending:
+            return fetched > 0
+        limit = min(self._batch_size, shard.limit or self._batch_size)
+        batch = shard.pending[:limit]
+        await self._deliver(shard, batch)
+        return bool(shard.pending) or fetched > 0
+
+    async def _discard_expired(self, shard: _Shard) -> None:
+        if self._max_age_s <= 0:
+            return
+        oldest_allowed = time.time() - self._max_age_s
+        expired = 0
+        for record in shard.pending:
+            created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+            if not isinstance(created, int | float) or created >= oldest_allowed:
+                break
+            expired += 1
+        if expired:
+            await self._give_up(shard, shard.pending[:expired], "RecordAgeExceeded", None)
+
+    async def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
+        self.stats.batches += 1
+        self.stats.delivered += len(batch)
+        error: str | None = None
+        failed_at: int | None = None
+        try:
+            result = await self._function.invoke({"Records": batch})
+        except (FunctionError, FunctionThrottled) as exc:
+            error = "Unhandled" if isinstance(exc, FunctionError) else "Throttled"
+            failed_at = 0
+            _log.warning("stream poller %s: batch of %d failed: %s", self._arn, len(batch), exc)
+        else:
+            failed_at = self._first_failure(result, batch)
+        if failed_at is None:
+            self._checkpoint(shard, len(batch))
+            return
+        self.stats.failed += len(batch) - failed_at
+        if failed_at > 0:
+            # Lambda checkpoints before the first failed record; the retry starts there.
+            self._checkpoint(shard, failed_at)
+            return
+        if self._bisect and len(batch) > 1:
+            shard.limit = (len(batch) + 1) // 2  # halving is not a retry (AWS)
+            return
+        shard.retries += 1
+        if 0 <= self._max_retries < shard.retries:
+            await self._give_up(shard, batch, "RetryAttemptsExhausted", error)
+            return
+        await asyncio.sleep(_BACKOFF_S[min(shard.retries, len(_BACKOFF_S)) - 1])
+
+    def _first_failure(self, result: Any, batch: list[dict[str, Any]]) -> int | None:
+        """Index of the checkpoint a partial batch response names; 0 if the report is bad."""
+        if not self._report_failures or not isinstance(result, dict):
+            return None
+        reported = result.get("batchItemFailures")
+        if not reported:
+            return None
+        sequence = [str(r.get("dynamodb", {}).get("SequenceNumber", "")) for r in batch]
+        if not isinstance(reported, list):
+            return 0
+        indices = []
+        for item in reported:
+            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not identifier or str(identifier) not in sequence:
+                return 0  # Lambda treats a bad identifier as a failure of the whole batch
+            indices.append(sequence.index(str(identifier)))
+        return min(indices)
+
+    def _checkpoint(self, shard: _Shard, count: int) -> None:
+        del shard.pending[:count]
+        shard.retries = 0
+        if shard.limit is not None and count >= shard.limit:
+            shard.limit = None  # the isolated part is through: full batches again
+
+    async def _give_up(
+        self, shard: _Shard, batch: list[dict[str, Any]], condition: str, error: str | None
+    ) -> None:
+        """Send the batch's metadata to the on-failure destination and move past it."""
+        self.discarded += len(batch)
+        _log.error(
+            "stream poller %s: discarding %d record(s) (%s) %s..%s",
+            self._arn,
+            len(batch),
+            condition,
+            _sequence(batch[0]),
+            _sequence(batch[-1]),
+        )
+        if self._on_failure is not None:
+            document = self._failure_document(shard, batch, condition, error)
+            await asyncio.to_thread(self._on_failure.send, json.dumps(document))
+        del shard.pending[: len(batch)]
+        shard.retries = 0
+        shard.limit = None
+
+    def _failure_document(
+        self, shard: _Shard, batch: list[dict[str, Any]], condition: str, error: str | None
+    ) -> dict[str, Any]:
+        """Lambda's on-failure record for a stream batch: metadata only, never the records."""
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if error is not None:
+            response["functionError"] = error
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self._function.spec.arn,
+                "condition": condition,
+                "approximateInvokeCount": shard.retries + 1,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "DDBStreamBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": _sequence(batch[0]),
+                "endSequenceNumber": _sequence(batch[-1]),
+                "approximateArrivalOfFirstRecord": _arrival(batch[0]),
+                "approximateArrivalOfLastRecord": _arrival(batch[-1]),
+                "batchSize": len(batch),
+                "streamArn": self._arn,
+            },
+        }
+
+
+def _sequence(record: Mapping[str, Any]) -> str:
+    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+
+
+def _arrival(record: Mapping[str, Any]) -> str:
+    created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    if not isinstance(created, int | float):
+        return ""
+    return dt.datetime.fromtimestamp(created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failure_destination(arn: str, *, sqs: SQSClient, sns: SNSClient) -> FailureDestination | None:
+    """An on-failure destination for an SQS queue or SNS topic ARN; None for other services."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    if parts[2] == "sqs":
+        url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        return FailureDestination(arn, lambda body: _sqs_send(sqs, url, body))
+    if parts[2] == "sns":
+        return FailureDestination(arn, lambda body: _sns_publish(sns, arn, body))
+    return None
+
+
+def _sqs_send(sqs: SQSClient, url: str, body: str) -> None:
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+
+
+def _sns_publish(sns: SNSClient, arn: str, body: str) -> None:
+    sns.publish(TopicArn=arn, Message=body)
+
+
+def stream_poller(
+    mapping: Resource, function: LambdaFunction, clients: Callable[[str], Any], region: str
+) -> StreamPoller | None:
+    """The poller for a mapping whose source is a table's stream; None for other DynamoDB ARNs."""
+    inputs = mapping.inputs
+    arn = str(inputs["eventSourceArn"])
+    if "/stream/" not in arn:
+        return None
+    filters = []
+    for entry in (inputs.get("filterCriteria") or {}).get("filters") or []:
+        pattern = entry.get("pattern") if isinstance(entry, dict) else None
+        if pattern:
+            filters.append(json.loads(pattern) if isinstance(pattern, str) else dict(pattern))
+    destination = None
+    target = ((inputs.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")
+    if target:
+        destination = failure_destination(str(target), sqs=clients("sqs"), sns=clients("sns"))
+    retries = inputs.get("maximumRetryAttempts")
+    age = inputs.get("maximumRecordAgeInSeconds")
+    return StreamPoller(
+        client=clients("dynamodbstreams"),
+        stream_arn=arn,
+        function=function,
+        batch_size=int(inputs.get("batchSize") or 100),
+        window_s=float(inputs.get("maximumBatchingWindowInSeconds") or 0),
+        report_failures="ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),
+        bisect=bool(inputs.get("bisectBatchOnFunctionError")),
+        max_retries=int(retries) if retries is not None else -1,
+        max_record_age_s=float(age) if age is not None and age >= 0 else 0.0,
+        filters=filters,
+        on_failure=destination,
+        region=region,
+        mapping_uuid=mapping.id,
+    )
