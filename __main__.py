@@ -7,6 +7,7 @@ import pulumi
 from infra import outputs
 from infra.code import CodeBundle, CodeBundleArgs
 from infra.config import load_config
+from infra.dashboard import DashboardSite, DashboardSiteArgs
 from infra.fanout import FanoutPath, FanoutPathArgs
 from infra.ingest import IngestPath, IngestPathArgs
 from infra.observability import Observability, ObservabilityArgs, WatchedFunction
@@ -47,6 +48,7 @@ fanout = FanoutPath(
         layer_arn=bundle.layer_arn,
     ),
 )
+site = DashboardSite("dashboard", DashboardSiteArgs(config=config, ws_url=fanout.ws_url))
 observability = Observability(
     "ops",
     ObservabilityArgs(
@@ -83,6 +85,7 @@ exports: dict[str, pulumi.Output[str]] = {
     outputs.DLQ_URL: ingest.dlq_url,
     outputs.CLOUDWATCH_DASHBOARD_URL: observability.dashboard_url,
     outputs.WS_URL: fanout.ws_url,
+    outputs.DASHBOARD_URL: site.url,
     # One string, as stack outputs read by tools are simplest flat: a JSON object of name -> URL.
     outputs.SUBSCRIBER_QUEUE_URLS: fanout.subscriber_queue_urls.apply(
         lambda urls: json.dumps(urls, sort_keys=True)

@@ -53,6 +53,7 @@ ALL_KEYS: Final = (
     CLOUDWATCH_DASHBOARD_URL,
     WS_URL,
     SUBSCRIBER_QUEUE_URLS,
+    DASHBOARD_URL,
 )
 """Keys every stack exports."""
 SECRET_KEYS: Final = frozenset({INGEST_TOKEN, QUERY_API_KEY})

@@ -16,11 +16,21 @@ behind. Everything here trades moto's generality for speed on the local cloud's 
   its threads iterate the table's dicts while other threads write to them ("dictionary changed
   size during iteration" as a 500 under load): DynamoDB calls run one at a time behind a lock,
   and a base-table Query reads only its own partition.
+- GetRecords answers went through moto's generic, model-driven serializer, a third of moto's
+  CPU with two stream consumers: they are written as JSON directly (what the wire carries:
+  binary values base64, times as epoch seconds).
+- SQS SendMessage reads `queue.attributes` for one flag, which counts every message in the
+  queue: O(queue length) per send, and subscriber queues nobody drains locally grow all run.
+  During a send, that lookup is answered from the flag alone.
 """
 
 from __future__ import annotations
 
+import base64
+import calendar
+import datetime
 import gc
+import json
 import logging
 import signal
 import socket
@@ -105,6 +115,53 @@ def _serialise_dynamodb() -> None:
     Table.query = query  # type: ignore[method-assign]
 
 
+def _wire_json(value: object) -> object:
+    """JSON for the types moto's stream records hold besides plain JSON ones."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime.datetime):
+        return calendar.timegm(value.utctimetuple()) + value.microsecond / 1e6  # naive UTC
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _fast_get_records() -> None:
+    """Answer DynamoDB Streams GetRecords with plain json.dumps."""
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def get_records(self: DynamoDBStreamsHandler) -> str:
+        limit = self._get_param("Limit") or 1000
+        result = self.backend.get_records(self._get_param("ShardIterator"), limit)
+        return json.dumps(result, default=_wire_json)
+
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[assignment,method-assign]
+
+
+def _cheap_sqs_send() -> None:
+    """Let SendMessage read ContentBasedDeduplication without counting the queue's messages."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    sending = threading.local()
+    full_attributes = Queue.attributes
+
+    def attributes(self: Queue) -> dict[str, Any]:
+        if getattr(sending, "active", False):
+            flag = getattr(self, "content_based_deduplication", False)
+            return {"ContentBasedDeduplication": str(flag).lower()} if self.fifo_queue else {}
+        return full_attributes.fget(self)  # type: ignore[no-any-return,attr-defined]
+
+    original_send = SQSBackend.send_message
+
+    def send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        sending.active = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            sending.active = False
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
 def _keep_alive() -> None:
     """Serve HTTP/1.1 keep-alive for requests with a Content-Length (or no body)."""
     import io
@@ -152,6 +209,8 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _speed_up_dispatch()
     _serialise_dynamodb()
+    _fast_get_records()
+    _cheap_sqs_send()
     _keep_alive()
     from moto.server import ThreadedMotoServer
 

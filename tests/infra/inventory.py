@@ -198,6 +198,20 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "aws:apigateway/apiKey:ApiKey": lambda i: f"`{i['name']}`, value from RandomPassword",
     "aws:apigateway/usagePlanKey:UsagePlanKey": lambda i: "binds the key to its tier's plan",
+    "marketstream:index:DashboardSite": lambda i: "private S3 bucket + CloudFront (OAC)",
+    "aws:s3/bucket:Bucket": lambda i: f"force destroy {i['forceDestroy']}",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": lambda i: "all public access blocked",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": lambda i: (
+        f"{i['rule']['objectOwnership']} (ACLs off)"
+    ),
+    "aws:s3/bucketObjectv2:BucketObjectv2": lambda i: f"`{i['key']}` ({i['contentType']})",
+    "aws:s3/bucketPolicy:BucketPolicy": lambda i: "s3:GetObject for this distribution only",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": lambda i: (
+        f"{i['signingProtocol']}, signing {i['signingBehavior']}"
+    ),
+    "aws:cloudfront/distribution:Distribution": lambda i: (
+        f"{i['defaultCacheBehavior']['viewerProtocolPolicy']}, root `{i['defaultRootObject']}`"
+    ),
 }
 
 

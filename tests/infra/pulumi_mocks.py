@@ -125,6 +125,17 @@ def _computed(
             return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"}
         case "aws:budgets/budget:Budget":
             return {"arn": f"arn:aws:budgets::{ACCOUNT}:budget/{name}"}
+        case "aws:s3/bucket:Bucket":
+            return {
+                "bucket": name,
+                "arn": f"arn:aws:s3:::{name}",
+                "bucketRegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+            }
+        case "aws:cloudfront/distribution:Distribution":
+            return {
+                "arn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{rid}",
+                "domainName": f"{rid}.cloudfront.net",
+            }
         case "random:index/randomPassword:RandomPassword":
             seed = hashlib.sha256(logical.encode()).hexdigest()
             return {"result": (seed * 4)[: int(inputs["length"])]}

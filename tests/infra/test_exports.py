@@ -30,6 +30,13 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
             f"#dashboards/dashboard/marketstream-{stack_run.stack}"
         ),
         outputs.WS_URL: f"{ws_api}/live",
+        outputs.DASHBOARD_URL: (
+            "https://"
+            + stack_run.one("aws:cloudfront/distribution:Distribution", "dashboard-cdn").state[
+                "domainName"
+            ]
+            + f"/index.html?ws={ws_api}/live"
+        ),
         outputs.SUBSCRIBER_QUEUE_URLS: json.dumps(
             {
                 s["name"]: stack_run.one("aws:sqs/queue:Queue", f"fanout-sub-{s['name']}").state[

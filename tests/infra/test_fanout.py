@@ -211,7 +211,6 @@ def test_exports_ws_url_and_subscriber_queue_urls(stack_run: StackRun) -> None:
         s["name"]: stack_run.one(QUEUE, f"fanout-sub-{s['name']}").state["url"]
         for s in stack_run.config["marketstream:subscribers"]
     }
-    assert "dashboard_url" not in stack_run.exports
 
 
 def test_no_subscribers_means_no_queues_and_an_empty_map() -> None:
