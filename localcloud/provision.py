@@ -77,6 +77,13 @@ EMULATED: Final = {
 """Types with a local effect, and what it is."""
 
 ACCEPTED: Final = {
+    "aws:s3/bucket:Bucket": "the gateway serves dashboard/ at /dashboard/ instead",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "no S3 site locally",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "no S3 site locally",
+    "aws:s3/bucketObjectv2:BucketObjectv2": "the gateway serves the files from dashboard/",
+    "aws:s3/bucketPolicy:BucketPolicy": "no S3 site locally",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": "no CloudFront locally",
+    "aws:cloudfront/distribution:Distribution": "no CloudFront locally",
     "aws:apigateway/deployment:Deployment": "the gateway always serves the current program",
     "aws:iam/role:Role": "no IAM enforcement locally",
     "aws:iam/rolePolicy:RolePolicy": "no IAM enforcement locally",
