@@ -164,7 +164,7 @@ def _options(args: argparse.Namespace) -> CloudOptions:
 
 
 def _print_endpoints(cloud: LocalCloud, args: argparse.Namespace) -> None:
-    secret = cloud.deployment.secret_exports if cloud.deployment else set()
+    secret = cloud.secret_outputs  # the local dashboard_url carries the ingest token
     print(f"localcloud: stack {args.stack} on {cloud.gateway_url} (moto {cloud.moto_endpoint})")
     for key, value in sorted(cloud.outputs.items()):
         shown = "(secret, see the outputs file)" if key in secret else value

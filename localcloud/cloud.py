@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import boto3
 from aiohttp import web
 
+from infra.outputs import DASHBOARD_URL, INGEST_TOKEN, WS_URL
 from localcloud import environ
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
 from localcloud.funclogs import FunctionLogs
-from localcloud.gateway import build_app
+from localcloud.gateway import DASHBOARD_PREFIX, build_app
 from localcloud.httpapi import build_http_apis
 from localcloud.lambdas import FunctionSpec, LambdaFunction, runtime_environment
 from localcloud.motoserver import MotoServer
@@ -95,8 +97,30 @@ class LocalCloud:
 
     @property
     def outputs(self) -> dict[str, Any]:
-        """The program's exports, resolved to local values (secrets in clear)."""
-        return dict(self.deployment.exports) if self.deployment else {}
+        """The program's exports, resolved to local values (secrets in clear).
+
+        `dashboard_url` is the gateway's own page (`/dashboard/`) with the WebSocket URL and the
+        ingest token in its query, whatever the program exports for it (on AWS: CloudFront).
+        """
+        if self.deployment is None:
+            return {}
+        exports = dict(self.deployment.exports)
+        ws_url, token = exports.get(WS_URL), exports.get(INGEST_TOKEN)
+        if self.gateway_url and ws_url and token and self._dashboard_dir() is not None:
+            query = urlencode({"ws": ws_url, "token": token})
+            exports[DASHBOARD_URL] = f"{self.gateway_url}{DASHBOARD_PREFIX}/?{query}"
+        return exports
+
+    @property
+    def secret_outputs(self) -> set[str]:
+        """Output keys not to print: the program's secrets, and the local `dashboard_url`."""
+        secret = set(self.deployment.secret_exports) if self.deployment else set()
+        return secret | {DASHBOARD_URL} if DASHBOARD_URL in self.outputs else secret
+
+    def _dashboard_dir(self) -> Path | None:
+        """The project's `dashboard/`, if it holds the page."""
+        directory = self.options.project_root / "dashboard"
+        return directory if (directory / "index.html").is_file() else None
 
     @property
     def moto_endpoint(self) -> str:
@@ -196,6 +220,7 @@ class LocalCloud:
                 functions={f.spec.name: f for f in set(self.functions.values())},
                 faults=self.faults,
                 pollers=pollers,
+                dashboard_dir=self._dashboard_dir(),
             )
             self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await self._runner.setup()

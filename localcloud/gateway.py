@@ -4,6 +4,8 @@
 stages as the first segment; REST and WebSocket APIs: stage first, the latter with its
 `@connections` management API under the stage). `/_localcloud/health` and
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
+`/dashboard/` serves the static live dashboard (`dashboard/` of the project; API ids are 10
+characters, so never `dashboard`); on AWS the same files would sit behind CloudFront.
 Pollers run as the app's background tasks (`cleanup_ctx`), so they stop with it.
 """
 
@@ -13,6 +15,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
@@ -27,6 +30,7 @@ from localcloud.websocket import WebSocketApi
 
 __all__ = [
     "ADMIN_PREFIX",
+    "DASHBOARD_PREFIX",
     "FAULTS",
     "FUNCTIONS",
     "HTTP_APIS",
@@ -37,6 +41,7 @@ __all__ = [
 ]
 
 ADMIN_PREFIX: Final = "/_localcloud"
+DASHBOARD_PREFIX: Final = "/dashboard"
 
 HTTP_APIS: Final = web.AppKey("http_apis", dict[str, HttpApi])
 REST_APIS: Final = web.AppKey("rest_apis", dict[str, RestApi])
@@ -100,6 +105,24 @@ async def _set_faults(request: web.Request) -> web.Response:
     return web.json_response(request.app[FAULTS].snapshot())
 
 
+def _add_dashboard(app: web.Application, directory: Path) -> None:
+    """`/dashboard/` -> `directory/index.html`, `/dashboard/<file>` -> the file (no listing)."""
+    index = directory / "index.html"
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        query = f"?{request.query_string}" if request.query_string else ""
+        raise web.HTTPMovedPermanently(f"{DASHBOARD_PREFIX}/{query}")
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        # no-cache: a browser left open across restarts revalidates instead of using stale code.
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get(DASHBOARD_PREFIX, redirect)
+    app.router.add_get(f"{DASHBOARD_PREFIX}/", page)
+    app.router.add_get(f"{DASHBOARD_PREFIX}/index.html", page)
+    app.router.add_static(DASHBOARD_PREFIX, directory, show_index=False, follow_symlinks=False)
+
+
 async def _run_pollers(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(p.run(), name=f"poller:{p.stats.source}") for p in app[POLLERS]]
     yield
@@ -123,8 +146,9 @@ def build_app(
     functions: Mapping[str, LambdaFunction],
     faults: FaultInjector,
     pollers: list[Poller],
+    dashboard_dir: Path | None = None,
 ) -> web.Application:
-    """The gateway application."""
+    """The gateway application (serving `dashboard_dir` at `/dashboard/` if it has a page)."""
     # No client_max_size beyond API Gateway's own 10 MB payload limit.
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app[HTTP_APIS] = dict(http_apis)
@@ -136,6 +160,8 @@ def build_app(
     app.router.add_get(f"{ADMIN_PREFIX}/health", _health)
     app.router.add_get(f"{ADMIN_PREFIX}/faults", _get_faults)
     app.router.add_post(f"{ADMIN_PREFIX}/faults", _set_faults)
+    if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
+        _add_dashboard(app, dashboard_dir)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     app.cleanup_ctx.append(_run_pollers)
     app.on_shutdown.append(_close_websockets)

@@ -1,4 +1,4 @@
-"""Fixtures of the functional tests: one local cloud per session, real HTTP on 127.0.0.1.
+"""Fixtures shared by the functional and browser tests: one local cloud per session, real HTTP.
 
 Like an e2e fixture that deploys a stack: start it, yield its outputs, tear it down in `finally`.
 """

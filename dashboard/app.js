@@ -1,0 +1,238 @@
+// MarketStream live dashboard: one WebSocket to the stack's `ws_url`, a chart and a tick table
+// per subscribed symbol. Settings: `?ws=<ws_url>&token=<ingest token>` on the page's URL, else
+// `config.json` beside the page (`{"ws_url": ..., "token": ...}`); without a token the page asks
+// for one (the published page carries only `?ws=`). No build step, no CDN.
+"use strict";
+
+(() => {
+  const MAX_ROWS = 50; // rows kept in each tick table (newest first)
+  const MAX_POINTS = 1000; // points kept in each chart
+  const MAX_BACKOFF_MS = 10000;
+
+  const statusEl = document.getElementById("status");
+  const messageEl = document.getElementById("message");
+  const panelsEl = document.getElementById("panels");
+  const template = document.getElementById("panel-template");
+  const form = document.getElementById("subscribe-form");
+  const input = document.getElementById("symbol-input");
+
+  /** symbol -> {section, tbody, lastPrice, chart, xs, ys, seen} */
+  const panels = new Map();
+  /** Symbols the user asked for: sent again after a reconnect. */
+  const wanted = new Set();
+  let socket = null;
+  let backoff = 500;
+
+  function setStatus(state, text) {
+    statusEl.dataset.state = state;
+    statusEl.textContent = text;
+  }
+
+  function showMessage(text) {
+    messageEl.textContent = text;
+    messageEl.hidden = !text;
+  }
+
+  async function loadSettings() {
+    const query = new URLSearchParams(window.location.search);
+    if (query.get("ws")) {
+      return { wsUrl: query.get("ws"), token: query.get("token") || "" };
+    }
+    try {
+      const reply = await fetch("config.json", { cache: "no-store" });
+      if (reply.ok) {
+        const config = await reply.json();
+        if (config.ws_url) {
+          return { wsUrl: config.ws_url, token: config.token || query.get("token") || "" };
+        }
+      }
+    } catch (err) {
+      // no config.json: fall through
+    }
+    return null;
+  }
+
+  function connect(settings) {
+    const url = new URL(settings.wsUrl);
+    if (settings.token) url.searchParams.set("token", settings.token);
+    setStatus("connecting", `connecting to ${settings.wsUrl}`);
+    socket = new WebSocket(url.toString());
+    socket.addEventListener("open", () => {
+      backoff = 500;
+      setStatus("open", `connected to ${settings.wsUrl}`);
+      if (wanted.size) send("subscribe", [...wanted]);
+    });
+    socket.addEventListener("message", (event) => onMessage(event.data));
+    socket.addEventListener("close", (event) => {
+      socket = null;
+      const why = event.code === 1006 ? "refused or lost" : `code ${event.code}`;
+      setStatus("closed", `disconnected (${why}); retrying in ${backoff / 1000} s`);
+      setTimeout(() => connect(settings), backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    });
+  }
+
+  function send(action, symbols) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      showMessage("not connected yet");
+      return;
+    }
+    socket.send(JSON.stringify({ action, symbols }));
+  }
+
+  function onMessage(data) {
+    let doc;
+    try {
+      doc = JSON.parse(data);
+    } catch (err) {
+      return;
+    }
+    if (doc.type === "ticks" && Array.isArray(doc.ticks)) {
+      const bySymbol = new Map();
+      for (const tick of doc.ticks) {
+        if (!bySymbol.has(tick.symbol)) bySymbol.set(tick.symbol, []);
+        bySymbol.get(tick.symbol).push(tick);
+      }
+      for (const [symbol, ticks] of bySymbol) addTicks(symbol, ticks);
+    } else if ((doc.action === "subscribe" || doc.action === "unsubscribe") && doc.symbols) {
+      showMessage("");
+      syncPanels(doc.symbols);
+    } else if (doc.error || doc.message) {
+      const details = (doc.details || []).map((d) => `${d.field}: ${d.reason}`).join("; ");
+      showMessage(`${doc.error || "error"}: ${doc.message || ""}${details ? ` (${details})` : ""}`);
+    }
+  }
+
+  /** The server's list of this connection's symbols is the truth: one panel per symbol. */
+  function syncPanels(symbols) {
+    const current = new Set(symbols);
+    for (const [symbol, panel] of panels) {
+      if (!current.has(symbol)) {
+        panel.chart.destroy();
+        panel.section.remove();
+        panels.delete(symbol);
+        wanted.delete(symbol);
+      }
+    }
+    for (const symbol of symbols) {
+      wanted.add(symbol);
+      if (!panels.has(symbol)) panels.set(symbol, makePanel(symbol));
+    }
+  }
+
+  function makePanel(symbol) {
+    const section = template.content.firstElementChild.cloneNode(true);
+    section.dataset.symbol = symbol;
+    section.querySelector(".symbol").textContent = symbol;
+    panelsEl.append(section);
+    const chartEl = section.querySelector(".chart");
+    const xs = [];
+    const ys = [];
+    const chart = new uPlot(
+      {
+        width: Math.max(chartEl.clientWidth, 300),
+        height: 220,
+        scales: { x: { time: true } },
+        legend: { show: false },
+        series: [{}, { label: symbol, stroke: "#2563eb", width: 2, points: { show: true } }],
+        axes: [{}, { size: 70 }],
+      },
+      [xs, ys],
+      chartEl,
+    );
+    return {
+      section,
+      tbody: section.querySelector("tbody"),
+      lastPrice: section.querySelector(".last-price"),
+      chart,
+      xs,
+      ys,
+      seen: new Set(),
+    };
+  }
+
+  function addTicks(symbol, ticks) {
+    const panel = panels.get(symbol);
+    if (!panel) return; // a batch that raced an unsubscribe
+    for (const tick of ticks) {
+      // Delivery is at least once: a retried batch repeats ticks.
+      const key = `${tick.timestamp}|${tick.id ?? ""}|${tick.price}|${tick.size ?? ""}`;
+      if (panel.seen.has(key)) continue;
+      panel.seen.add(key);
+      const row = document.createElement("tr");
+      row.dataset.timestamp = String(tick.timestamp);
+      for (const [cls, text] of [
+        ["time", new Date(tick.timestamp).toISOString().replace("T", " ").replace("Z", "")],
+        ["price", String(tick.price)],
+        ["size", tick.size ?? ""],
+      ]) {
+        const cell = document.createElement("td");
+        cell.className = cls;
+        cell.textContent = text;
+        row.append(cell);
+      }
+      panel.tbody.prepend(row);
+      // Chart points stay in timestamp order (batches may arrive out of order).
+      const x = tick.timestamp / 1000;
+      let i = panel.xs.length;
+      while (i > 0 && panel.xs[i - 1] > x) i -= 1;
+      panel.xs.splice(i, 0, x);
+      panel.ys.splice(i, 0, Number(tick.price));
+    }
+    while (panel.tbody.rows.length > MAX_ROWS) panel.tbody.deleteRow(-1);
+    if (panel.xs.length > MAX_POINTS) {
+      panel.xs.splice(0, panel.xs.length - MAX_POINTS);
+      panel.ys.splice(0, panel.ys.length - MAX_POINTS);
+    }
+    if (panel.seen.size > 20 * MAX_POINTS) panel.seen.clear();
+    const newest = panel.tbody.rows[0];
+    panel.lastPrice.textContent = newest ? newest.querySelector(".price").textContent : "";
+    panel.section.dataset.ticks = String(panel.tbody.rows.length);
+    panel.chart.setData([panel.xs, panel.ys]);
+  }
+
+  function symbolsOf(text) {
+    return text
+      .split(/[\s,]+/)
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const symbols = symbolsOf(input.value);
+    if (symbols.length) send("subscribe", symbols);
+  });
+  document.getElementById("unsubscribe-button").addEventListener("click", () => {
+    const symbols = symbolsOf(input.value);
+    if (symbols.length) send("unsubscribe", symbols);
+  });
+  window.addEventListener("resize", () => {
+    for (const panel of panels.values()) {
+      const width = panel.section.querySelector(".chart").clientWidth;
+      panel.chart.setSize({ width: Math.max(width, 300), height: 220 });
+    }
+  });
+
+  loadSettings().then((settings) => {
+    if (!settings) {
+      setStatus("error", "no WebSocket URL: open with ?ws=<ws_url>&token=<token> or add config.json");
+      return;
+    }
+    if (settings.token) {
+      connect(settings);
+      return;
+    }
+    // Browsers cannot set headers on a WebSocket: the token goes in its query, typed in here.
+    const tokenForm = document.getElementById("token-form");
+    tokenForm.hidden = false;
+    setStatus("idle", "enter the ingest token to connect");
+    tokenForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const token = document.getElementById("token-input").value.trim();
+      if (!token || socket) return;
+      tokenForm.hidden = true;
+      connect({ ...settings, token });
+    });
+  });
+})();
