@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,34 +23,14 @@ from typing import Any
 
 import aiohttp
 
+from bench.cloud import start_cloud
+
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ("BENCH.A", "BENCH.B", "BENCH.C", "BENCH.D", "BENCH.E")
 GOAL_P95_MS = 500.0
 _DRAIN_S = 10.0
 """How long to wait for the last ticks after the schedule ends."""
-
-
-def _start_cloud(directory: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    outputs = directory / "outputs.json"
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "localcloud", "up", "--outputs", str(outputs),
-            "--config", "ingestRateLimit=10000", "--config", "ingestBurstLimit=5000",
-        ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("localcloud: ready"):
-            print(line.strip())
-            break
-    else:
-        raise SystemExit("localcloud did not start")
-    # Drain its stdout (handlers print metrics lines) so the pipe never blocks it.
-    subprocess.Popen(["cat"], stdin=process.stdout, stdout=subprocess.DEVNULL)
-    return process, json.loads(outputs.read_text(encoding="utf-8"))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -191,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as tmp:
-        process, outputs = _start_cloud(Path(tmp))
+        process, outputs, _ = start_cloud(Path(tmp))
         try:
             run = asyncio.run(_bench(outputs, args))
         finally:

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cloud import ROOT, start_cloud
+
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parent.parent
 P95_LIMIT_MS = 100.0
 _TICK = 100  # /proc stat clock ticks per second on Linux
 
@@ -30,27 +31,6 @@ def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process and its reaped children so far."""
     fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
-
-
-def _start_cloud(directory: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    outputs = directory / "outputs.json"
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "localcloud", "up", "--outputs", str(outputs),
-            "--config", "ingestRateLimit=10000", "--config", "ingestBurstLimit=5000",
-        ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("localcloud: ready"):
-            print(line.strip())
-            break
-    else:
-        raise SystemExit("localcloud did not start")
-    # Drain its stdout (handlers print metrics lines) so the pipe never blocks it.
-    subprocess.Popen(["cat"], stdin=process.stdout, stdout=subprocess.DEVNULL)
-    return process, json.loads((directory / "state.json").read_text(encoding="utf-8"))
 
 
 def _step(
@@ -101,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates-100", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
-        process, state = _start_cloud(Path(tmp))
+        process, _, state = start_cloud(Path(tmp))
         pids = {"localcloud": int(state["pid"]), "moto": int(state["moto_pid"])}
         outputs = Path(tmp) / "outputs.json"
         best: dict[int, dict[str, Any] | None] = {}

@@ -27,7 +27,7 @@ from localcloud.events import (
 from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
 from localcloud.program import Deployment
 from localcloud.provision import ACCOUNT_ID, invoke_arn_function
-from localcloud.ratelimit import TokenBucket
+from localcloud.ratelimit import TokenBucket, stage_throttles
 from localcloud.routing import PathTemplate
 
 __all__ = ["HttpApi", "HttpAuthorizer", "HttpRoute", "build_http_apis"]
@@ -396,14 +396,9 @@ def build_http_apis(
                 authorizer=auth,
             )
         )
-    for r in deployment.of_type("aws:apigatewayv2/stage:Stage"):
-        api = apis.get(str(r.inputs["apiId"]))
-        if api is None:
-            continue
-        settings = r.inputs.get("defaultRouteSettings") or {}
-        rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
-        limits = (float(rate), int(burst)) if rate is not None and burst is not None else None
-        api.stages[str(r.inputs["name"])] = limits
+    for api_id, stages in stage_throttles(deployment).items():
+        if api_id in apis:
+            apis[api_id].stages.update(stages)
     for api in apis.values():
         api.__post_init__()
     return apis

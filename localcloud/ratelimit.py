@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["PERIODS", "Quota", "TokenBucket"]
+if TYPE_CHECKING:
+    from localcloud.program import Deployment
+
+__all__ = ["PERIODS", "Limits", "Quota", "TokenBucket", "stage_throttles"]
 
 PERIODS: Final = ("DAY", "WEEK", "MONTH")
 
@@ -79,3 +82,18 @@ class Quota:
     def remaining(self) -> int:
         """Requests left in the current period."""
         return max(0, self.limit - self.used)
+
+
+Limits = tuple[float, int] | None
+"""A stage's default route throttle (rate per second, burst), or None for no throttle."""
+
+
+def stage_throttles(deployment: Deployment) -> dict[str, dict[str, Limits]]:
+    """API id -> stage name -> its default-route throttle, for every API Gateway v2 stage."""
+    found: dict[str, dict[str, Limits]] = {}
+    for r in deployment.of_type("aws:apigatewayv2/stage:Stage"):
+        settings = r.inputs.get("defaultRouteSettings") or {}
+        rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
+        limits = (float(rate), int(burst)) if rate is not None and burst is not None else None
+        found.setdefault(str(r.inputs["apiId"]), {})[str(r.inputs["name"])] = limits
+    return found

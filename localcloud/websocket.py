@@ -36,7 +36,7 @@ from localcloud.events import gateway_error, request_id, request_time
 from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
 from localcloud.program import Deployment
 from localcloud.provision import ACCOUNT_ID, invoke_arn_function
-from localcloud.ratelimit import TokenBucket
+from localcloud.ratelimit import TokenBucket, stage_throttles
 
 __all__ = ["WebSocketApi", "WsRoute", "build_websocket_apis", "management_endpoints"]
 
@@ -394,12 +394,7 @@ def build_websocket_apis(
             replies=r.id in responses,
             timeout_s=timeout_ms / 1000,
         )
-    for r in deployment.of_type("aws:apigatewayv2/stage:Stage"):
-        api = apis.get(str(r.inputs["apiId"]))
-        if api is None:
-            continue
-        settings = r.inputs.get("defaultRouteSettings") or {}
-        rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
-        limits = (float(rate), int(burst)) if rate is not None and burst is not None else None
-        api.stages[str(r.inputs["name"])] = limits
+    for api_id, stages in stage_throttles(deployment).items():
+        if api_id in apis:
+            apis[api_id].stages.update(stages)
     return apis
