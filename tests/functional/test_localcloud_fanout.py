@@ -107,11 +107,13 @@ async def _send(ws: aiohttp.ClientWebSocketResponse, action: str, symbols: list[
 
 
 async def _ticks_until(
-    ws: aiohttp.ClientWebSocketResponse, done: Callable[[list[dict[str, Any]]], bool]
+    ws: aiohttp.ClientWebSocketResponse,
+    done: Callable[[list[dict[str, Any]]], bool],
+    bound_s: float = DELIVERY_BOUND_S,
 ) -> list[dict[str, Any]]:
-    """Ticks pushed to `ws` until `done(ticks so far)`; fail after the delivery bound."""
+    """Ticks pushed to `ws` until `done(ticks so far)`; fail after `bound_s` seconds."""
     ticks: list[dict[str, Any]] = []
-    deadline = time.monotonic() + DELIVERY_BOUND_S
+    deadline = time.monotonic() + bound_s
     while not done(ticks):
         left = deadline - time.monotonic()
         if left <= 0:
@@ -171,8 +173,8 @@ async def test_a_websocket_client_gets_a_tick_soon_after_its_ingest(
         started = time.perf_counter()
         status, _ = await ingest(http, local_cloud, [tick])
         assert status == 200
-        # THEN it is pushed to the client (the issue's goal is 2 s; measured, bounded at 10 s)
-        ticks = await _ticks_until(ws, lambda got: len(got) >= 1)
+        # THEN it is pushed to the client within 2 s of the ingest (the issue's requirement)
+        ticks = await _ticks_until(ws, lambda got: len(got) >= 1, bound_s=2.0)
         elapsed = time.perf_counter() - started
     assert _key(ticks) == _key([tick])
     print(f"ingest -> WebSocket delivery: {elapsed * 1000:.0f} ms")
