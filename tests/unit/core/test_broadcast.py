@@ -53,13 +53,7 @@ class StubApi:
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectionStore]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def store(fake_aws_env: None) -> Iterator[ConnectionStore]:
     with mock_aws():
         ddb = boto3.client("dynamodb")
         make_connections_table(ddb)

@@ -63,15 +63,8 @@ SUBSCRIBERS = {"equities": ["AAPL", "MSFT"], "crypto": ["BTC-USD"]}
 
 
 @pytest.fixture
-def topic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Topic]:
+def topic(monkeypatch: pytest.MonkeyPatch, fake_aws_env: None) -> Iterator[Topic]:
     """GIVEN a topic with two raw-delivery SQS subscribers filtered by symbol."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
     with mock_aws():
         sns = boto3.client("sns")
         sqs = boto3.client("sqs")

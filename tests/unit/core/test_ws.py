@@ -43,13 +43,7 @@ def make_connections_table(ddb: Any) -> None:
 
 
 @pytest.fixture
-def ws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ws]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def ws(monkeypatch: pytest.MonkeyPatch, fake_aws_env: None) -> Iterator[Ws]:
     with mock_aws():
         ddb = boto3.client("dynamodb")
         make_connections_table(ddb)
