@@ -28,7 +28,7 @@ from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
 from localcloud.program import Deployment
 from localcloud.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.ratelimit import TokenBucket, stage_throttles
-from localcloud.routing import PathTemplate
+from localcloud.routing import PathTemplate, route_integration
 
 __all__ = ["HttpApi", "HttpAuthorizer", "HttpRoute", "build_http_apis"]
 
@@ -373,12 +373,7 @@ def build_http_apis(
         api = apis.get(str(r.inputs["apiId"]))
         if api is None:
             continue
-        target = str(r.inputs.get("target") or "")
-        integration = integrations.get(target.removeprefix("integrations/"))
-        if integration is None:
-            raise LocalCloudError(
-                f"route {r.name}: target {target!r} is not a declared integration"
-            )
+        integration = route_integration(r, integrations)
         route_key = str(r.inputs["routeKey"])
         method, _, path = route_key.partition(" ")
         auth = None

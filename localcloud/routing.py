@@ -1,10 +1,25 @@
-"""Path templates shared by the HTTP and REST API emulation: `/a/{b}/{proxy+}` matching."""
+"""Routing shared by the API emulations: `/a/{b}/{proxy+}` path templates, route targets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["PathTemplate"]
+from localcloud.errors import LocalCloudError
+from localcloud.program import Resource
+
+__all__ = ["PathTemplate", "route_integration"]
+
+
+def route_integration(route: Resource, integrations: Mapping[str, Resource]) -> Resource:
+    """The integration an API Gateway v2 route targets (`integrations/<id>`)."""
+    target = str(route.inputs.get("target") or "")
+    integration = integrations.get(target.removeprefix("integrations/"))
+    if integration is None:
+        raise LocalCloudError(
+            f"route {route.name}: target {target!r} is not a declared integration"
+        )
+    return integration
 
 
 @dataclass(frozen=True)

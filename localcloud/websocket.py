@@ -37,6 +37,7 @@ from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
 from localcloud.program import Deployment
 from localcloud.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.ratelimit import TokenBucket, stage_throttles
+from localcloud.routing import route_integration
 
 __all__ = ["WebSocketApi", "WsRoute", "build_websocket_apis", "management_endpoints"]
 
@@ -379,10 +380,7 @@ def build_websocket_apis(
         api = apis.get(str(r.inputs["apiId"]))
         if api is None:
             continue
-        target = str(r.inputs.get("target") or "")
-        integration = integrations.get(target.removeprefix("integrations/"))
-        if integration is None:
-            raise LocalCloudError(f"route {r.name}: target {target!r} is not an integration")
+        integration = route_integration(r, integrations)
         uri = invoke_arn_function(str(integration.inputs.get("integrationUri", "")))
         function = functions.get(uri)
         if function is None:
