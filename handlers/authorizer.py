@@ -30,10 +30,12 @@ def is_authorized(header: str | None) -> bool:
 
 def _header(event: dict[str, Any], name: str) -> str | None:
     """A request header by lower-case name (payload 2.0 lower-cases them; be lenient anyway)."""
-    headers = event.get("headers") or {}
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return None  # a malformed event is denied, not answered with an error
     for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
+        if isinstance(key, str) and key.lower() == name:
+            return value if isinstance(value, str) else None
     return None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from handlers.core import aws
 from handlers.core.metrics import MetricsLogger
-from handlers.core.replay import ReplayService
+from handlers.core.replay import ReplayService, VisibilityBackoff
 from handlers.core.settings import Settings
 from handlers.core.store import BlockWriter
 
@@ -19,7 +19,12 @@ def _writer() -> BlockWriter:
     return BlockWriter(aws.dynamodb(), SETTINGS.table_name, attempts=SETTINGS.write_attempts)
 
 
-SERVICE = ReplayService(_writer, metrics=MetricsLogger.from_env("replay"))
+@cache
+def _holder() -> VisibilityBackoff:
+    return VisibilityBackoff(aws.sqs())
+
+
+SERVICE = ReplayService(_writer, metrics=MetricsLogger.from_env("replay"), holder=_holder)
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

@@ -99,8 +99,13 @@ def _parser() -> _Parser:
         )
         command.add_argument("--port", type=_port, default=0, help="gateway port (0: any free)")
         command.add_argument(
-            "--fail-writes", type=_share, default=0.0, metavar="P",
-            help="share of DynamoDB write calls that fail with a throttling error",
+            "--fail-writes", "--throttle-writes", type=_share, default=0.0, metavar="P",
+            help="share of DynamoDB write calls that fail with a throttling error "
+            "(other faults: POST /_localcloud/faults)",
+        )  # fmt: skip
+        command.add_argument(
+            "--workers", type=_bounded(int, 1, 256), default=CloudOptions.workers, metavar="N",
+            help=f"threads running function invocations (default {CloudOptions.workers})",
         )  # fmt: skip
         command.add_argument(
             "--outputs", type=Path, default=None,
@@ -158,6 +163,7 @@ def _options(args: argparse.Namespace) -> CloudOptions:
         overrides=dict(args.config),
         port=args.port,
         fail_writes=args.fail_writes,
+        workers=args.workers,
         # Function logs live beside the outputs file, so a test's cloud writes into its tmp dir.
         log_dir=args.outputs.parent / "logs" if args.outputs else None,
     )

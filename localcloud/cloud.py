@@ -28,10 +28,12 @@ from aiohttp import web
 
 from infra.outputs import DASHBOARD_URL, INGEST_TOKEN, WS_URL
 from localcloud import environ
+from localcloud.alarms import build_alarms
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
 from localcloud.funclogs import FunctionLogs
 from localcloud.gateway import DASHBOARD_PREFIX, build_app
+from localcloud.headersize import PARSER_LIMIT_BYTES
 from localcloud.httpapi import build_http_apis
 from localcloud.lambdas import FunctionSpec, LambdaFunction, runtime_environment
 from localcloud.motoserver import MotoServer
@@ -203,11 +205,13 @@ class LocalCloud:
                 lambda service: session.client(service, endpoint_url=endpoint)
             )
             # Clients are made here, not in the pollers' threads (sessions are not thread-safe).
-            for service in ("sqs", "sns", "dynamodbstreams"):
+            for service in ("sqs", "sns", "dynamodbstreams", "cloudwatch"):
                 clients(service)
             pollers, notes = await asyncio.to_thread(
                 build_pollers, deployment, self.functions, clients, config.region
             )
+            self.notes.extend(notes)
+            alarms, notes = build_alarms(deployment, self.functions, clients, config.region)
             self.notes.extend(notes)
             for poller in pollers:
                 if isinstance(poller, StreamPoller):
@@ -220,9 +224,16 @@ class LocalCloud:
                 functions={f.spec.name: f for f in set(self.functions.values())},
                 faults=self.faults,
                 pollers=pollers,
+                alarms=alarms,
                 dashboard_dir=self._dashboard_dir(),
             )
-            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            self._runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                max_line_size=PARSER_LIMIT_BYTES,
+                max_field_size=PARSER_LIMIT_BYTES,
+            )
             await self._runner.setup()
             site = web.SockSite(self._runner, sock)
             await site.start()

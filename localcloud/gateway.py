@@ -6,7 +6,9 @@ stages as the first segment; REST and WebSocket APIs: stage first, the latter wi
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
 `/dashboard/` serves the static live dashboard (`dashboard/` of the project; API ids are 10
 characters, so never `dashboard`); on AWS the same files would sit behind CloudFront.
-Pollers run as the app's background tasks (`cleanup_ctx`), so they stop with it.
+`/openapi.json` is the APIs' OpenAPI document with this gateway's URLs (`localcloud.openapi`).
+Pollers and the alarm evaluator run as the app's background tasks (`cleanup_ctx`), so they stop
+with it; `/_localcloud/alarms` shows each alarm's state (`localcloud.alarms`).
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from typing import Final
 
 from aiohttp import web
 
+from localcloud.alarms import AlarmEvaluator
 from localcloud.events import gateway_error
-from localcloud.faults import FaultInjector
+from localcloud.faults import FaultInjector, FaultSettingsError, parse_settings
+from localcloud.headersize import oversized
 from localcloud.httpapi import HttpApi
 from localcloud.lambdas import LambdaFunction
+from localcloud.openapi import OPENAPI_PATH, openapi_handler
 from localcloud.pollers import Poller
 from localcloud.restapi import RestApi
 from localcloud.websocket import WebSocketApi
 
 __all__ = [
     "ADMIN_PREFIX",
+    "ALARMS",
     "DASHBOARD_PREFIX",
     "FAULTS",
     "FUNCTIONS",
@@ -50,12 +56,16 @@ FUNCTIONS: Final = web.AppKey("functions", dict[str, LambdaFunction])
 """Each function once, by physical name."""
 FAULTS: Final = web.AppKey("faults", FaultInjector)
 POLLERS: Final = web.AppKey("pollers", list[Poller])
+ALARMS: Final = web.AppKey("alarms", AlarmEvaluator)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
     parts = [part for part in request.path.split("/") if part]
     if not parts:
         return gateway_error(404, "Not Found")
+    too_large = oversized(request)
+    if too_large is not None:
+        return too_large
     api_id, rest = parts[0], parts[1:]
     http_api = request.app[HTTP_APIS].get(api_id)
     if http_api is not None:
@@ -91,18 +101,32 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 
 async def _set_faults(request: web.Request) -> web.Response:
+    """Validate the whole document first (nothing changes on a 400), then apply it."""
     try:
-        document = await request.json()
-        share = document["fail_writes"]
-        if isinstance(share, bool) or not isinstance(share, int | float):
-            raise TypeError("fail_writes must be a number")
-        request.app[FAULTS].fail_writes = float(share)
-    except (ValueError, KeyError, TypeError) as exc:
-        reason = str(exc) if not isinstance(exc, KeyError) else "fail_writes is required"
-        if isinstance(exc, json.JSONDecodeError):
-            reason = "the body is not JSON"
-        return gateway_error(400, f"bad fault settings: {reason}")
-    return web.json_response(request.app[FAULTS].snapshot())
+        document = json.loads(await request.read())
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return _fault_error("the body is not JSON", [("body", "invalid JSON")])
+    faults = request.app[FAULTS]
+    try:
+        settings = parse_settings(document, functions=request.app[FUNCTIONS].keys())
+    except FaultSettingsError as exc:
+        return _fault_error(str(exc), exc.details)
+    faults.apply(settings)
+    return web.json_response(faults.snapshot())
+
+
+def _fault_error(message: str, details: list[tuple[str, str]]) -> web.Response:
+    body = {
+        "error": "invalid_fault_settings",
+        "message": message,
+        "details": [{"field": field, "reason": reason} for field, reason in details],
+    }
+    return web.json_response(body, status=400)
+
+
+async def _alarms(request: web.Request) -> web.Response:
+    alarms = request.app[ALARMS]
+    return web.json_response({"local_period_s": alarms.period_s, "alarms": alarms.snapshot()})
 
 
 def _add_dashboard(app: web.Application, directory: Path) -> None:
@@ -131,6 +155,13 @@ async def _run_pollers(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _run_alarms(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[ALARMS].run(), name="alarms")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def _close_websockets(app: web.Application) -> None:
     # Open sockets would hold the runner's cleanup until their handlers return.
     for api in app[WS_APIS].values():
@@ -146,6 +177,7 @@ def build_app(
     functions: Mapping[str, LambdaFunction],
     faults: FaultInjector,
     pollers: list[Poller],
+    alarms: AlarmEvaluator | None = None,
     dashboard_dir: Path | None = None,
 ) -> web.Application:
     """The gateway application (serving `dashboard_dir` at `/dashboard/` if it has a page)."""
@@ -157,12 +189,16 @@ def build_app(
     app[FUNCTIONS] = dict(functions)
     app[FAULTS] = faults
     app[POLLERS] = pollers
+    app[ALARMS] = alarms if alarms is not None else AlarmEvaluator([])
     app.router.add_get(f"{ADMIN_PREFIX}/health", _health)
     app.router.add_get(f"{ADMIN_PREFIX}/faults", _get_faults)
     app.router.add_post(f"{ADMIN_PREFIX}/faults", _set_faults)
+    app.router.add_get(f"{ADMIN_PREFIX}/alarms", _alarms)
+    app.router.add_get(OPENAPI_PATH, openapi_handler(app[HTTP_APIS], app[REST_APIS]))
     if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
         _add_dashboard(app, dashboard_dir)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     app.cleanup_ctx.append(_run_pollers)
+    app.cleanup_ctx.append(_run_alarms)
     app.on_shutdown.append(_close_websockets)
     return app

@@ -51,12 +51,14 @@ class HttpAuthorizer:
         """The identity source values, or None if one is missing (API Gateway answers 401)."""
         values = []
         for source in self.identity_sources:
+            # A repeated header or parameter is its comma-joined copies, as in the event the
+            # authorizer sees: caching on the first copy alone would let `right, wrong` in.
             if source.startswith(_HEADER_PREFIX):
-                value = request.headers.get(source[len(_HEADER_PREFIX) :])
+                value = ",".join(request.headers.getall(source[len(_HEADER_PREFIX) :], ()))
             elif source.startswith(_QUERY_PREFIX):
-                value = request.query.get(source[len(_QUERY_PREFIX) :])
+                value = ",".join(request.query.getall(source[len(_QUERY_PREFIX) :], ()))
             else:
-                value = None  # $context / $stageVariables sources are not emulated
+                value = ""  # $context / $stageVariables sources are not emulated
             if not value:
                 return None
             values.append(value)

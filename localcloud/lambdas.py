@@ -186,6 +186,8 @@ class LambdaFunction:
         )
         self.invocations = 0
         self.errors = 0
+        self.throttles = 0
+        """Invocations refused because the reserved concurrency was in use (Lambda's Throttles)."""
 
     def load(self) -> None:
         """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
@@ -214,6 +216,7 @@ class LambdaFunction:
         if self._semaphore is None:
             return await self._invoke(event)
         if self._semaphore.locked():
+            self.throttles += 1
             raise FunctionThrottled(f"{self.spec.name}: reserved concurrency in use")
         async with self._semaphore:
             return await self._invoke(event)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from botocore.config import Config
 
+from localcloud.alarms import INITIAL_REASON, AlarmDefinition
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -52,6 +54,7 @@ EMULATED: Final = {
     "aws:ssm/parameter:Parameter": "moto: parameter",
     "aws:sns/topic:Topic": "moto: topic",
     "aws:sns/topicSubscription:TopicSubscription": "moto: subscription (SQS delivery)",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "moto: alarm; evaluated by localcloud.alarms",
     "aws:lambda/function:Function": "in-process Lambda environment (localcloud.lambdas)",
     "aws:lambda/eventSourceMapping:EventSourceMapping": "poller (localcloud.pollers)",
     "aws:apigatewayv2/api:Api": "gateway: HTTP or WebSocket API mounted at /<apiId>",
@@ -90,7 +93,6 @@ ACCEPTED: Final = {
     "aws:iam/policy:Policy": "no IAM enforcement locally",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "no IAM enforcement locally",
     "aws:cloudwatch/logGroup:LogGroup": "handlers log to the local process's stderr",
-    "aws:cloudwatch/metricAlarm:MetricAlarm": "no CloudWatch locally",
     "aws:cloudwatch/dashboard:Dashboard": "no CloudWatch locally",
     "aws:cloudwatch/queryDefinition:QueryDefinition": "no CloudWatch locally",
     "aws:lambda/permission:Permission": "the gateway may always invoke",
@@ -383,6 +385,18 @@ class LocalProvider:
         )["SubscriptionArn"]
         return arn, {"arn": arn}
 
+    def _metric_alarm(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        physical = self._autoname(name, inputs)
+        arn = self._arn("cloudwatch", f"alarm:{physical}")
+        definition = AlarmDefinition.model_validate({**inputs, "name": physical, "arn": arn})
+        cloudwatch = self._client("cloudwatch")
+        cloudwatch.put_metric_alarm(**definition.put_request())
+        # moto starts alarms in OK; CloudWatch starts them in INSUFFICIENT_DATA.
+        cloudwatch.set_alarm_state(
+            AlarmName=physical, StateValue="INSUFFICIENT_DATA", StateReason=INITIAL_REASON
+        )
+        return physical, {"name": physical, "arn": arn}
+
     # -- Lambda ---------------------------------------------------------------------------
 
     def _function(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -561,6 +575,7 @@ _CREATORS: Final[dict[str, _Creator]] = {
     "aws:ssm/parameter:Parameter": LocalProvider._parameter,
     "aws:sns/topic:Topic": LocalProvider._topic,
     "aws:sns/topicSubscription:TopicSubscription": LocalProvider._subscription,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": LocalProvider._metric_alarm,
     "aws:lambda/function:Function": LocalProvider._function,
     "aws:lambda/eventSourceMapping:EventSourceMapping": LocalProvider._mapping,
     "aws:apigatewayv2/api:Api": LocalProvider._http_api,

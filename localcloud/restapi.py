@@ -118,7 +118,8 @@ class RestApi:
         method, params = found
         key: ApiKey | None = None
         if method.api_key_required:
-            key = self.keys.get(request.headers.get("x-api-key", ""))
+            # Repeated x-api-key headers are one comma-joined value (no key): never pick one.
+            key = self.keys.get(",".join(request.headers.getall("x-api-key", ())))
             plans = [p for p in key.plans if (self.api_id, stage) in p.stages] if key else []
             if key is None or not key.enabled or not plans:
                 return gateway_error(403, "Forbidden")

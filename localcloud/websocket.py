@@ -7,12 +7,13 @@ function's status if it is not 2xx. Each message is routed by the API's route se
 expression (`$request.body.<field>`) to its route or `$default`; the function's `body` goes back
 to the client only when the route has a `$default` route response. Closing invokes `$disconnect`.
 
-The management API is `<http base>/<apiId>/<stage>/@connections/<id>` on the same gateway:
-POST pushes the raw body to the client, GET describes the connection, DELETE closes it; an
-unknown or closed connection answers 410 `GoneException` (rest-json: botocore reads the code from
-the `x-amzn-ErrorType` header). A function's environment value that equals a stage's derived
-management URL (`wss://` -> `https://`, as programs write it) is replaced by this local URL when
-the function loads (`management_endpoints`), since a `ws://` URL cannot be an HTTP endpoint.
+The management API is `<http base>/<apiId>/<stage>/@connections/<id>` on the same gateway,
+SigV4-signed calls only (`_unsigned`): POST pushes the raw body to the client, GET describes the
+connection, DELETE closes it; an unknown or closed connection answers 410 `GoneException`
+(rest-json: botocore reads the code from the `x-amzn-ErrorType` header). A function's
+environment value that equals a stage's derived management URL (`wss://` -> `https://`, as
+programs write it) is replaced by this local URL when the function loads
+(`management_endpoints`), since a `ws://` URL cannot be an HTTP endpoint.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ _MAX_MESSAGE_BYTES: Final = 128 * 1024
 """API Gateway's frame/message limit (PostToConnection answers 413 above it)."""
 _INTEGRATION_TIMEOUT_S: Final = 29.0
 _CONNECTIONS: Final = "@connections"
+_SIGV4: Final = "AWS4-HMAC-SHA256"
+_PRESIGNED: Final = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
+"""Query parameters of a presigned (SigV4 in the URL) request."""
 
 
 @dataclass
@@ -279,6 +283,9 @@ class WebSocketApi:
     # -- @connections ---------------------------------------------------------------------
 
     async def _manage(self, request: web.Request, stage: str, connection_id: str) -> web.Response:
+        unsigned = _unsigned(request)
+        if unsigned is not None:
+            return unsigned
         connection = self.connections.get(connection_id)
         if connection is None or connection.stage != stage or connection.socket.closed:
             return _management_error(410, "GoneException", None)
@@ -310,6 +317,35 @@ class WebSocketApi:
             await connection.socket.close()
             return web.Response(status=204)
         return _management_error(403, "ForbiddenException", "Forbidden")
+
+
+def _unsigned(request: web.Request) -> web.Response | None:
+    """API Gateway's 403 for a management call that is not SigV4-signed, else None.
+
+    On AWS `@connections` takes IAM (SigV4) only. IAM is not emulated, so a signature is not
+    verified (any credentials pass, as with moto); but an anonymous or bearer-token caller is
+    refused as on AWS, so nothing on 127.0.0.1 pushes to or closes a client's socket unsigned.
+    """
+    header = request.headers.get("Authorization")
+    if header is None:
+        if set(request.query) >= _PRESIGNED:
+            return None
+        return _management_error(
+            403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+        )
+    scheme, _, params = header.partition(" ")
+    missing = [
+        f"Authorization header requires '{name}' parameter."
+        for name in ("Credential", "Signature", "SignedHeaders")
+        if f"{name}=" not in params
+    ]
+    if scheme != _SIGV4:
+        missing.insert(0, f"Authorization header requires the '{_SIGV4}' scheme.")
+    if "X-Amz-Date" not in request.headers and "Date" not in request.headers:
+        missing.append("Authorization header requires a 'X-Amz-Date' or a 'Date' header.")
+    if missing:
+        return _management_error(403, "IncompleteSignatureException", " ".join(missing))
+    return None
 
 
 def _connection_id() -> str:

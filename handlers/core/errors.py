@@ -15,6 +15,7 @@ __all__ = [
     "MarketStreamError",
     "RequestError",
     "SpillFailed",
+    "StoreRefused",
     "StoreUnavailable",
 ]
 
@@ -74,6 +75,11 @@ class StoreUnavailable(MarketStreamError):
         self.cause = cause
         self.retries = retries
         """Rounds retried before giving up (reported as the WriteRetries metric)."""
+
+
+class StoreRefused(StoreUnavailable):
+    """DynamoDB refused the blocks with an error retrying cannot fix (the data or the table is
+    wrong, e.g. ValidationException): unlike an outage, the next message may well succeed."""
 
 
 class SpillFailed(MarketStreamError):

@@ -41,6 +41,11 @@ class Spiller(Protocol):
 
 def _body_bytes(event: dict[str, Any], limit: int) -> bytes:
     body = event.get("body") or ""
+    if not isinstance(body, str | bytes):
+        # bytes(<int>) would allocate that many bytes: only text reaches the decoders.
+        raise RequestError(
+            400, "invalid_body", "the body is not text", [ErrorDetail("body", "must be a string")]
+        )
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
@@ -51,8 +56,15 @@ def _body_bytes(event: dict[str, Any], limit: int) -> bytes:
                 "the body is not valid base64",
                 [ErrorDetail("body", "bad base64")],
             ) from None
+    elif isinstance(body, bytes):
+        raw = body
     else:
-        raw = body.encode() if isinstance(body, str) else bytes(body)
+        try:
+            raw = body.encode()
+        except UnicodeEncodeError:  # a lone surrogate: the event carried undecodable bytes
+            raise RequestError(
+                400, "invalid_body", "the body is not UTF-8", [ErrorDetail("body", "bad UTF-8")]
+            ) from None
     if len(raw) > limit:
         raise RequestError(
             413,
@@ -71,6 +83,14 @@ def _entries(document: Any) -> int:
         raw = document.get("ticks", [document])
         return len(raw) if isinstance(raw, list) else 0
     return 0
+
+
+def _headers(event: dict[str, Any]) -> dict[str, str]:
+    """The request's headers by lower-case name; values that are not text are ignored."""
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return {}
+    return {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _check_content_type(headers: dict[str, str]) -> None:
@@ -106,16 +126,20 @@ class IngestService:
     def blocks_for(self, event: dict[str, Any]) -> tuple[int, list[Block]]:
         """Parse and validate the event into (tick count, blocks); RequestError if refused."""
         settings = self._settings
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        headers = _headers(event)
         _check_content_type(headers)
         raw = _body_bytes(event, settings.max_body_bytes)
         try:
             document = load_json(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # Beyond JSONDecodeError and UnicodeDecodeError: a ValueError for an integer past
+            # Python's 4300-digit limit, a RecursionError for arrays nested ~1000 deep.
+            known = isinstance(exc, json.JSONDecodeError | UnicodeDecodeError)
+            reason = str(exc) if known else "a number is too long or the nesting too deep"
             raise RequestError(
                 400,
                 "invalid_json",
-                f"the body is not valid JSON: {exc}",
+                f"the body is not valid JSON: {reason}",
                 [ErrorDetail("body", "invalid JSON")],
             ) from None
         now = self._clock_ms()
@@ -157,8 +181,9 @@ class IngestService:
             status = response["statusCode"]
             return response
         finally:
-            context = event.get("requestContext") or {}
-            metrics.set_property("RequestId", context.get("requestId", ""))
+            context = event.get("requestContext")
+            request_id = context.get("requestId") if isinstance(context, dict) else None
+            metrics.set_property("RequestId", request_id if isinstance(request_id, str) else "")
             metrics.set_property("Status", status)
             metrics.set_property("DurationMs", round((time.perf_counter() - started) * 1e3, 3))
             metrics.flush()

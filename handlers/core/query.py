@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any, Final
@@ -13,8 +14,11 @@ from handlers.core.errors import ErrorDetail, RequestError
 from handlers.core.http import error_response, json_response
 from handlers.core.models import validate_symbol
 from handlers.core.reading import BlockSource, iter_ticks, latest, read_page
+from handlers.core.store import ReadUnavailable
 
 __all__ = ["MAX_BARS", "MAX_BAR_TICKS", "QueryService"]
+
+_log = logging.getLogger(__name__)
 
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100
@@ -40,12 +44,49 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     text = params.get(name)
     if text is None or text == "":
         return default
-    if not text.isdigit():
+    # isdigit() alone admits "²" (int() refuses it) and other scripts' digits (int() takes them).
+    if not text.isascii() or not text.isdigit():
         raise _bad(name, "must be a non-negative integer")
-    value = int(text)
+    digits = text.lstrip("0") or "0"
+    # Past `high`'s length it is out of range, and int() refuses over 4300 digits anyway.
+    value = int(digits) if len(digits) <= len(str(high)) else high + 1
     if not low <= value <= high:
         raise _bad(name, f"must be between {low} and {high}")
     return value
+
+
+def _params(raw: object) -> dict[str, str]:
+    """The query string parameters: null or an object of text values, else a 400."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RequestError(
+            400,
+            "invalid_parameter",
+            "the query string parameters are not a map of names to values",
+            [ErrorDetail("queryStringParameters", "must be an object of strings")],
+        )
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise _bad(str(name), "must be one text value")
+    return dict(raw)
+
+
+def _refuse_ambiguous(params: Mapping[str, str], multi: object) -> None:
+    """A 400 for a parameter given more than once or with an empty value.
+
+    Both used to read as the default and so widen a read silently (found by schemathesis,
+    tests/functional/test_fuzz_api.py): API Gateway passes only the last copy in
+    `queryStringParameters`, so `order=bad&order=` was the default order, and `from=` was 0.
+    """
+    if isinstance(multi, dict):
+        for name in sorted(multi, key=str):
+            values = multi[name]
+            if isinstance(values, list) and len(values) > 1:
+                raise _bad(str(name), "is given more than once")
+    for name in sorted(params):
+        if params[name] == "":
+            raise _bad(name, "is empty")
 
 
 def _symbol(params: Mapping[str, str]) -> str:
@@ -76,12 +117,13 @@ class QueryService:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Answer one REST API request."""
         route = str(event.get("resource") or event.get("path") or "").rstrip("/").rsplit("/", 1)[-1]
-        params: dict[str, str] = dict(event.get("queryStringParameters") or {})
         try:
             if route not in _ALLOWED:
                 raise RequestError(404, "not_found", f"no route {route!r}")
             if event.get("httpMethod", "GET") != "GET":
                 raise RequestError(405, "method_not_allowed", "only GET is served")
+            params = _params(event.get("queryStringParameters"))
+            _refuse_ambiguous(params, event.get("multiValueQueryStringParameters"))
             unknown = sorted(set(params) - _ALLOWED[route])
             if unknown:
                 raise _bad(unknown[0], f"is not a parameter of /{route}")
@@ -92,6 +134,16 @@ class QueryService:
             return json_response(200, self.bars(params))
         except RequestError as exc:
             return error_response(exc)
+        except ReadUnavailable as exc:
+            _log.warning("read refused: %s", exc)
+            return json_response(
+                503,
+                {
+                    "error": "unavailable",
+                    "message": f"storage is unavailable ({exc}); retry later",
+                    "details": [],
+                },
+            )
 
     def query(self, params: Mapping[str, str]) -> dict[str, Any]:
         """`GET /query`: one page of a symbol's ticks in [from, to]."""
@@ -109,6 +161,10 @@ class QueryService:
                 after = decode_cursor(params["cursor"], fingerprint)
             except ValueError as exc:
                 raise _bad("cursor", str(exc)) from None
+            # Anyone can compute a fingerprint; a forged position outside the range would make
+            # a Query DynamoDB refuses (BETWEEN bounds reversed), a 500 for a client's request.
+            if not start <= after.ts <= end:
+                raise _bad("cursor", "is outside the query's range")
         ticks, resume = read_page(
             self._source(), symbol, start, end, limit=limit, ascending=ascending, after=after
         )

@@ -18,12 +18,12 @@ from botocore.exceptions import (
 )
 
 from handlers.core.blocks import Block, block_from_item
-from handlers.core.errors import StoreUnavailable
+from handlers.core.errors import MarketStreamError, StoreRefused, StoreUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["BATCH_SIZE", "BlockWriter", "DynamoBlockSource", "WriteReport"]
+__all__ = ["BATCH_SIZE", "BlockWriter", "DynamoBlockSource", "ReadUnavailable", "WriteReport"]
 
 BATCH_SIZE: Final = 25
 """BatchWriteItem's limit of puts per call."""
@@ -37,6 +37,9 @@ RETRYABLE_CODES: Final = frozenset(
         "TransactionConflictException",
     }
 )
+ITEM_CODES: Final = frozenset({"ValidationException"})
+"""Refusals of the items themselves (too large, bad key): other items may well be written.
+Other non-retryable codes (AccessDenied, ResourceNotFound) concern the table and every item."""
 _NETWORK_ERRORS: Final = (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -44,6 +47,10 @@ _NETWORK_ERRORS: Final = (
     ReadTimeoutError,
 )
 _log = logging.getLogger(__name__)
+
+
+class ReadUnavailable(MarketStreamError):
+    """DynamoDB refused or could not be reached for a read, after botocore's retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +106,8 @@ class BlockWriter:
                     code = exc.response.get("Error", {}).get("Code", "")
                     if code not in RETRYABLE_CODES:
                         _log.error("batch write failed and will not be retried: %s", code)
-                        raise StoreUnavailable(
+                        error = StoreRefused if code in ITEM_CODES else StoreUnavailable
+                        raise error(
                             [by_key[_key(it)] for it in pending],
                             f"DynamoDB {code}",
                             retries=retries,
@@ -151,7 +159,15 @@ class DynamoBlockSource:
             "Limit": self._page_size,
         }
         while True:
-            answer = self._client.query(**request)
+            try:
+                answer = self._client.query(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_CODES:
+                    raise  # a bug or a misconfiguration (bad key, missing table): not transient
+                raise ReadUnavailable(f"DynamoDB {code}") from exc
+            except _NETWORK_ERRORS as exc:
+                raise ReadUnavailable(type(exc).__name__) from exc
             for item in answer.get("Items", []):
                 yield block_from_item(item)
             last = answer.get("LastEvaluatedKey")

@@ -10,7 +10,6 @@ REMOVE records (TTL expiry) carry no new image and hold no new ticks.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,28 +32,42 @@ def records_of(event: dict[str, Any]) -> Sequence[dict[str, Any]]:
 
 
 def sequence_number(record: dict[str, Any]) -> str:
-    """The record's position in its shard (what a partial batch response names)."""
-    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+    """The record's position in its shard (what a partial batch response names); "" if none."""
+    stream = record.get("dynamodb") if isinstance(record, dict) else None
+    value = stream.get("SequenceNumber") if isinstance(stream, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def block_of(record: dict[str, Any]) -> tuple[Block, list[EncodedTick]] | None:
-    """The block a record wrote and its ticks; None if none; PoisonRecord if undecodable."""
-    if record.get("eventName") not in ("INSERT", "MODIFY"):
+    """The block a record wrote and its ticks; None for a REMOVE; PoisonRecord if undecodable.
+
+    An INSERT or MODIFY without a new image is poison too, not skipped: it means the stream is
+    not NEW_IMAGE, and skipping would drop ticks without a trace.
+    """
+    event_name = record.get("eventName") if isinstance(record, dict) else None
+    if event_name == "REMOVE":
         return None
-    image = record.get("dynamodb", {}).get("NewImage")
-    if image is None:
-        return None
+    where = f"record {sequence_number(record)!r}"
+    if event_name not in ("INSERT", "MODIFY"):
+        raise PoisonRecord(f"{where}: not a stream record (eventName {event_name!r})")
+    stream = record.get("dynamodb")
+    image = stream.get("NewImage") if isinstance(stream, dict) else None
+    if not isinstance(image, dict):
+        raise PoisonRecord(f"{where}: no NewImage object (the stream view must be NEW_IMAGE)")
     try:
         item = dict(image)
         payload = item["b"]["B"]
         if isinstance(payload, str):  # the Lambda event is JSON: binary arrives as base64 text
             item["b"] = {"B": base64.b64decode(payload, validate=True)}
+        elif not isinstance(payload, bytes):  # bytes(<int>) would allocate that many bytes
+            raise TypeError("attribute 'b' is not binary")
         block = block_from_item(item)
+        if not (isinstance(block.symbol, str) and block.symbol and isinstance(block.sk, str)):
+            raise TypeError("attributes 'symbol' and 'sk' must be non-empty strings")
         ticks = block.ticks()
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise PoisonRecord(
-            f"record {sequence_number(record)}: {type(exc).__name__}: {exc}"
-        ) from exc
+    # ValueError includes binascii.Error; OverflowError is int() of a number attribute Infinity.
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise PoisonRecord(f"{where}: {type(exc).__name__}: {exc}") from exc
     return block, ticks
 
 

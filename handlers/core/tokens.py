@@ -44,7 +44,8 @@ class TokenSecret:
         if not token:
             return False
         # Bytes, not str: compare_digest rejects non-ASCII str, and a client controls this value.
-        return hmac.compare_digest(token.encode("utf-8"), self.expected())
+        # surrogatepass: a lone surrogate (undecodable header bytes) is a wrong token, not a crash.
+        return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.expected())
 
     def expected(self) -> bytes:
         """The token, fetched on the first call of this container."""

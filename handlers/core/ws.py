@@ -54,11 +54,11 @@ class WebSocketService:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """The reply to one route event; RequestErrors become their 4xx replies."""
-        context = event.get("requestContext") or {}
+        context = _mapping(event.get("requestContext"))
         route = str(context.get("routeKey", ""))
-        connection_id = str(context.get("connectionId", ""))
+        connection_id = context.get("connectionId")
         try:
-            if not connection_id:
+            if not isinstance(connection_id, str) or not connection_id:
                 raise RequestError(400, "invalid_event", "no requestContext.connectionId")
             if route == CONNECT:
                 return self._connect(event, connection_id)
@@ -107,9 +107,12 @@ def parse_symbols(event: dict[str, Any]) -> list[str]:
     """The validated, upper-cased symbols of an (un)subscribe body, else a 400 naming the field."""
     raw = event.get("body") or ""
     try:
-        text = base64.b64decode(raw).decode() if event.get("isBase64Encoded") else str(raw)
+        if not isinstance(raw, str):
+            raise TypeError("the body is not text")
+        text = base64.b64decode(raw).decode() if event.get("isBase64Encoded") else raw
         document = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: arrays nested ~1000 deep; ValueError also covers over-long integers.
+    except (ValueError, TypeError, RecursionError):
         raise RequestError(
             400, "invalid_body", "the body is not JSON", [ErrorDetail("body", "must be JSON")]
         ) from None
@@ -151,12 +154,33 @@ def parse_symbols(event: dict[str, Any]) -> list[str]:
 
 
 def _query(event: dict[str, Any], name: str) -> str | None:
-    value = (event.get("queryStringParameters") or {}).get(name)
+    copies = _copies(event.get("multiValueQueryStringParameters"), lambda key: key == name)
+    value = ",".join(copies) if copies else _mapping(event.get("queryStringParameters")).get(name)
     return str(value) if value else None
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
+    copies = _copies(event.get("multiValueHeaders"), lambda key: key.lower() == name)
+    if copies:
+        return ",".join(copies)
+    for key, value in _mapping(event.get("headers")).items():
         if key.lower() == name:
             return str(value)
     return None
+
+
+def _copies(multi: Any, wanted: Callable[[str], bool]) -> list[str]:
+    """Every copy of a repeated header or parameter: joined with commas (RFC 9110), a repeated
+    credential is never a match, whichever copy the single-value map kept."""
+    if not isinstance(multi, dict):
+        return []
+    found: list[str] = []
+    for key, values in multi.items():
+        if isinstance(key, str) and wanted(key):
+            found.extend(str(v) for v in (values if isinstance(values, list) else [values]))
+    return found
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` if it is an object, else empty: a malformed event is refused, not a crash."""
+    return value if isinstance(value, dict) else {}

@@ -1,8 +1,8 @@
-"""The program's APIs on the local cloud, through real HTTP: ingest, query, auth, keys, limits."""
+"""The program's APIs on the local cloud, through real HTTP: ingest and query (auth, keys and
+usage-plan limits: test_auth_matrix.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from decimal import Decimal
@@ -102,80 +102,6 @@ def _expected_bars(ticks: list[dict[str, Any]], length: int) -> list[tuple[Any, 
         )
         for start, group in sorted(groups.items())
     ]
-
-
-@pytest.mark.parametrize(
-    ("headers", "status"),
-    [
-        ({}, 401),
-        ({"Authorization": "Bearer wrong-token"}, 403),
-        ({"Authorization": "Basic x"}, 403),
-    ],
-)
-async def test_ingest_refuses_missing_or_wrong_tokens(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, headers: dict[str, str], status: int
-) -> None:
-    # GIVEN a valid batch
-    symbol = new_symbol()
-    # WHEN it is sent without the right bearer token
-    async with http.post(
-        local_cloud.outputs[outputs.INGEST_URL],
-        json={"ticks": make_ticks(symbol, 3)},
-        headers=headers,
-    ) as reply:
-        # THEN API Gateway refuses it (JSON body) and nothing is stored
-        assert reply.status == status
-        assert "message" in await reply.json()
-    assert await read_all(http, local_cloud, symbol) == []
-
-
-@pytest.mark.parametrize("key", [None, "not-a-key"])
-async def test_query_refuses_missing_or_unknown_api_keys(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, key: str | None
-) -> None:
-    headers = {"x-api-key": key} if key else {}
-    for path in ("query", "latest", "bars"):
-        async with http.get(
-            f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/{path}",
-            params={"symbol": "AAPL"},
-            headers=headers,
-        ) as reply:
-            assert (reply.status, await reply.json()) == (403, {"message": "Forbidden"})
-
-
-async def test_quota_exhausted_gives_429(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
-) -> None:
-    # GIVEN the client whose tier allows 3 requests a day
-    headers = {"x-api-key": local_cloud.api_key("quota-client")}
-    url = f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/latest"
-    statuses = []
-    # WHEN it makes 5 requests
-    for _ in range(5):
-        async with http.get(url, params={"symbol": "AAPL"}, headers=headers) as reply:
-            statuses.append((reply.status, (await reply.json()).get("message")))
-    # THEN the first 3 pass and the rest are refused with API Gateway's quota message
-    assert [s for s, _ in statuses[:3]] == [200, 200, 200]
-    assert statuses[3:] == [(429, "Limit Exceeded")] * 2
-
-
-async def test_throttle_exceeded_gives_429(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
-) -> None:
-    # GIVEN the client whose tier allows 1 request/s with a burst of 1
-    headers = {"x-api-key": local_cloud.api_key("throttle-client")}
-    url = f"{local_cloud.outputs[outputs.QUERY_BASE_URL]}/latest"
-
-    async def one() -> tuple[int, Any]:
-        async with http.get(url, params={"symbol": "AAPL"}, headers=headers) as reply:
-            return reply.status, (await reply.json()).get("message")
-
-    # WHEN it fires 6 requests at once
-    results = await asyncio.gather(*(one() for _ in range(6)))
-    # THEN some pass and the rest are throttled
-    assert (200, None) in results
-    assert (429, "Too Many Requests") in results
-    assert set(results) <= {(200, None), (429, "Too Many Requests")}
 
 
 BAD_BODIES: list[tuple[str, bytes, str, int]] = [

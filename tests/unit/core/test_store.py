@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from handlers.core.blocks import Block, build_blocks
-from handlers.core.errors import StoreUnavailable
+from handlers.core.errors import StoreRefused, StoreUnavailable
 from handlers.core.models import Tick
 from handlers.core.store import BlockWriter
 
@@ -98,9 +98,15 @@ def test_persistent_refusal_raises_with_exactly_the_unwritten_blocks():
     assert len(sleeps) == 3 and max(sleeps) == 0.05
 
 
-def test_non_retryable_error_is_not_retried():
-    bad = ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "BatchWriteItem")
+@pytest.mark.parametrize(
+    ("code", "for_good"),
+    [("ValidationException", True), ("AccessDeniedException", False)],
+)
+def test_non_retryable_error_is_not_retried(code: str, for_good: bool):
+    bad = ClientError({"Error": {"Code": code, "Message": "no"}}, "BatchWriteItem")
     client = ScriptedClient([bad])
-    with pytest.raises(StoreUnavailable, match="ValidationException"):
+    with pytest.raises(StoreUnavailable, match=code) as info:
         writer(client, []).write(blocks(2))
     assert len(client.calls) == 1
+    # Only a refusal of the items is a poison; a refusal of the table concerns every message.
+    assert isinstance(info.value, StoreRefused) is for_good

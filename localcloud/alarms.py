@@ -1,0 +1,687 @@
+"""Local CloudWatch alarms: the program's `MetricAlarm`s, evaluated on what the cloud can observe.
+
+Time scale: CloudWatch evaluates an alarm once per period over its last `evaluationPeriods`
+datapoints. Locally, a period of any declared length lasts `LOCAL_PERIOD_S` (1 s): every second
+each alarm takes one datapoint and decides, so a 3 x 60 s alarm looks back 3 s. A DLQ message
+therefore alarms within about a second, and a count alarm clears after `evaluationPeriods` quiet
+seconds, which is what lets a test watch both transitions. Threshold, comparison,
+`datapointsToAlarm` and `treatMissingData` are honoured as declared.
+
+Observed honestly (a datapoint is what CloudWatch would record for the period):
+
+- `AWS/SQS` ApproximateNumberOfMessages{Visible,NotVisible,Delayed} by `QueueName`: moto's queue
+  attributes, sampled once per period (one sample: every statistic but SampleCount is the value).
+- `AWS/Lambda` Errors, Throttles, Invocations by `FunctionName`: the local functions' counters,
+  as deltas over the period; a period without invocations has no datapoint, as on AWS.
+
+Every other alarm stays INSUFFICIENT_DATA with a reason that says why: API Gateway and DynamoDB
+metrics, Duration and percentiles, the handlers' EMF metrics, metric math, anomaly bands, and
+SQS's ApproximateAgeOfOldestMessage (moto does not report it; reading the oldest message to find
+out would count as a receive and move poison messages towards the DLQ).
+
+On each state change the alarm's state is set in moto's CloudWatch (`describe_alarms` shows it)
+and, with actions enabled, CloudWatch's notification JSON is published to every SNS topic among
+the new state's actions; other action types (Auto Scaling, EC2, Lambda) are not emulated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import operator
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
+
+import botocore.session
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+    from localcloud.program import Deployment
+
+__all__ = [
+    "ALARM",
+    "INSUFFICIENT_DATA",
+    "LOCAL_PERIOD_S",
+    "METRIC_ALARM",
+    "OK",
+    "AlarmDefinition",
+    "AlarmEvaluator",
+    "AlarmPublisher",
+    "Datapoint",
+    "FunctionCounters",
+    "LocalAlarm",
+    "Probe",
+    "State",
+    "Transition",
+    "Verdict",
+    "build_alarms",
+    "decide",
+    "probe_for",
+]
+
+State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+OK: Final[State] = "OK"
+ALARM: Final[State] = "ALARM"
+INSUFFICIENT_DATA: Final[State] = "INSUFFICIENT_DATA"
+METRIC_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LOCAL_PERIOD_S: Final = 1.0
+"""How long one alarm period lasts locally, whatever the program declares."""
+INITIAL_REASON: Final = "Unchecked: Initial alarm creation"
+
+_log = logging.getLogger("localcloud.alarms")
+_COMPARISONS: Final[dict[str, tuple[Callable[[float, float], bool], str]]] = {
+    "GreaterThanThreshold": (operator.gt, "greater than"),
+    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
+    "LessThanThreshold": (operator.lt, "less than"),
+    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
+}
+_SQS_ATTRIBUTES: Final = {
+    "ApproximateNumberOfMessagesVisible": "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible": "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed": "ApproximateNumberOfMessagesDelayed",
+}
+_STATISTICS: Final = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
+# Lambda metric -> (counter of events, counter of the samples they are among): an Errors
+# datapoint is 0 or 1 per invocation, a Throttles or Invocations datapoint is 1 per event.
+_LAMBDA_COUNTERS: Final = {
+    "Errors": ("errors", "invocations"),
+    "Throttles": ("throttles", "throttles"),
+    "Invocations": ("invocations", "invocations"),
+}
+_SUBJECT_MAX: Final = 100
+"""SNS's limit on a subject's length."""
+
+
+class AlarmDefinition(BaseModel):
+    """A `MetricAlarm` as the program declared it (Pulumi's camelCase inputs, plus name and arn)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    name: str
+    arn: str = ""
+    alarm_description: str = ""
+    namespace: str = ""
+    metric_name: str = ""
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    statistic: str | None = None
+    extended_statistic: str | None = None
+    unit: str | None = None
+    period: int = Field(60, ge=1)
+    evaluation_periods: int = Field(1, ge=1)
+    datapoints_to_alarm: int | None = Field(None, ge=1)
+    threshold: float | None = None
+    threshold_metric_id: str | None = None
+    comparison_operator: str
+    treat_missing_data: str = "missing"
+    evaluate_low_sample_count_percentiles: str | None = None
+    actions_enabled: bool = True
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    metric_queries: tuple[dict[str, Any], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        # An input the program left unset arrives as None (or not at all): use the default.
+        if isinstance(data, Mapping):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @property
+    def datapoints(self) -> int:
+        """Breaching datapoints in the window that put the alarm in ALARM."""
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    def actions(self, state: State) -> tuple[str, ...]:
+        """The actions of a transition into `state`."""
+        return {
+            ALARM: self.alarm_actions,
+            OK: self.ok_actions,
+            INSUFFICIENT_DATA: self.insufficient_data_actions,
+        }[state]
+
+    def put_request(self) -> dict[str, Any]:
+        """The PutMetricAlarm request that creates this alarm."""
+        request: dict[str, Any] = {
+            "AlarmName": self.name,
+            "AlarmDescription": self.alarm_description,
+            "ActionsEnabled": self.actions_enabled,
+            "AlarmActions": list(self.alarm_actions),
+            "OKActions": list(self.ok_actions),
+            "InsufficientDataActions": list(self.insufficient_data_actions),
+            "EvaluationPeriods": self.evaluation_periods,
+            "ComparisonOperator": self.comparison_operator,
+            "TreatMissingData": self.treat_missing_data,
+        }
+        optional: dict[str, Any] = {
+            "Namespace": self.namespace or None,
+            "MetricName": self.metric_name or None,
+            "Statistic": self.statistic,
+            "ExtendedStatistic": self.extended_statistic,
+            "Unit": self.unit,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "Threshold": self.threshold,
+            "ThresholdMetricId": self.threshold_metric_id,
+            "EvaluateLowSampleCountPercentile": self.evaluate_low_sample_count_percentiles,
+        }
+        request.update({key: value for key, value in optional.items() if value is not None})
+        if self.metric_queries:
+            request["Metrics"] = [_metric_query(query) for query in self.metric_queries]
+        else:
+            request["Period"] = self.period
+            request["Dimensions"] = [{"Name": k, "Value": v} for k, v in self.dimensions.items()]
+        return request
+
+
+def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """One `metricQueries` entry of the program as a `Metrics` entry of PutMetricAlarm."""
+    out: dict[str, Any] = {"Id": query["id"], "ReturnData": bool(query.get("returnData", False))}
+    for source, target in (("expression", "Expression"), ("label", "Label")):
+        if query.get(source):
+            out[target] = query[source]
+    if query.get("period"):
+        out["Period"] = int(query["period"])
+    metric = query.get("metric")
+    if metric:
+        stat: dict[str, Any] = {
+            "Metric": {
+                "Namespace": metric.get("namespace", ""),
+                "MetricName": metric["metricName"],
+                "Dimensions": [
+                    {"Name": k, "Value": v} for k, v in (metric.get("dimensions") or {}).items()
+                ],
+            },
+            "Period": int(metric["period"]),
+            "Stat": metric["stat"],
+        }
+        if metric.get("unit"):
+            stat["Unit"] = metric["unit"]
+        out["MetricStat"] = stat
+    return out
+
+
+# -- observing metrics -------------------------------------------------------------------------
+
+Probe = Callable[[], float | None]
+"""The datapoint of the period that just ended; None when CloudWatch would have none."""
+
+
+class FunctionCounters(Protocol):
+    """What the alarms read from a local Lambda function (`localcloud.lambdas.LambdaFunction`)."""
+
+    invocations: int
+    errors: int
+    throttles: int
+
+
+class _QueueGauge:
+    """An SQS depth metric: moto's queue attribute, sampled once per period."""
+
+    def __init__(self, sqs: SQSClient, url: str, attribute: str, statistic: str) -> None:
+        self._sqs = sqs
+        self._url = url
+        self._attribute = cast("QueueAttributeNameType", attribute)
+        self._sample_count = statistic == "SampleCount"
+
+    def __call__(self) -> float | None:
+        name = self._attribute
+        answer = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=[name])
+        value = float(answer["Attributes"][name])
+        return 1.0 if self._sample_count else value
+
+
+class _FunctionCounter:
+    """A Lambda count metric over one period: `events` new events among `samples` new samples."""
+
+    def __init__(
+        self, function: FunctionCounters, events: str, samples: str, statistic: str
+    ) -> None:
+        self._function = function
+        self._counters = (events, samples)
+        self._statistic = statistic
+        self._last = self._read()
+
+    def _read(self) -> tuple[int, int]:
+        events, samples = self._counters
+        return int(getattr(self._function, events)), int(getattr(self._function, samples))
+
+    def __call__(self) -> float | None:
+        now = self._read()
+        events, samples = now[0] - self._last[0], now[1] - self._last[1]
+        self._last = now
+        # A timeout is counted when it fires, possibly a period after its invocation started.
+        samples = max(samples, events)
+        if samples == 0:
+            return None
+        return {
+            "Sum": float(events),
+            "SampleCount": float(samples),
+            "Average": events / samples,
+            "Maximum": 1.0 if events else 0.0,
+            "Minimum": 1.0 if events == samples else 0.0,
+        }[self._statistic]
+
+
+def probe_for(
+    definition: AlarmDefinition,
+    *,
+    queues: Mapping[str, str],
+    functions: Mapping[str, FunctionCounters],
+    sqs: SQSClient,
+) -> Probe | str:
+    """How to observe the alarm's metric locally, or why it cannot be observed."""
+    if definition.metric_queries:
+        return "metric math is not evaluated locally"
+    if definition.comparison_operator not in _COMPARISONS:
+        return f"{definition.comparison_operator} (an anomaly band) is not evaluated locally"
+    if definition.threshold is None:
+        return "no static threshold"
+    if definition.extended_statistic is not None:
+        return f"extended statistic {definition.extended_statistic} is not observed locally"
+    statistic = definition.statistic or ""
+    metric = f"{definition.namespace} {definition.metric_name}"
+    if statistic not in _STATISTICS:
+        return f"{metric}: statistic {statistic!r} is not observed locally"
+    dimensions = definition.dimensions
+    if definition.namespace == "AWS/SQS":
+        attribute = _SQS_ATTRIBUTES.get(definition.metric_name)
+        if attribute is None:
+            return f"{metric} is not observed locally (moto's queues do not report it)"
+        url = queues.get(dimensions.get("QueueName", ""))
+        if set(dimensions) != {"QueueName"} or url is None:
+            return f"{metric}: dimensions {dimensions} name no queue of the program"
+        return _QueueGauge(sqs, url, attribute, statistic)
+    if definition.namespace == "AWS/Lambda" and definition.metric_name in _LAMBDA_COUNTERS:
+        function = functions.get(dimensions.get("FunctionName", ""))
+        if set(dimensions) != {"FunctionName"} or function is None:
+            return f"{metric}: dimensions {dimensions} name no function of the program"
+        events, samples = _LAMBDA_COUNTERS[definition.metric_name]
+        return _FunctionCounter(function, events, samples, statistic)
+    return f"{metric} is not observed locally"
+
+
+# -- deciding ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    """One period's value (None: no data for that period)."""
+
+    at: datetime
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The state an evaluation decides, and CloudWatch's kind of reason for it."""
+
+    state: State
+    reason: str
+
+
+def decide(
+    definition: AlarmDefinition, window: Sequence[Datapoint], current: State
+) -> Verdict | None:
+    """The state after evaluating `window` (the last `evaluationPeriods` periods); None: keep.
+
+    CloudWatch's rules: ALARM when at least `datapointsToAlarm` datapoints breach, missing ones
+    counting as breaching only with `treatMissingData=breaching`. With no datapoint at all,
+    `missing` gives INSUFFICIENT_DATA and `ignore` keeps the current state; otherwise OK.
+    """
+    compare, words = _COMPARISONS[definition.comparison_operator]
+    threshold = definition.threshold
+    if threshold is None:
+        raise ValueError(f"{definition.name}: no static threshold to compare with")
+    present = [p for p in window if p.value is not None]
+    missing = definition.evaluation_periods - len(present)
+    breaching = [p for p in present if p.value is not None and compare(p.value, threshold)]
+    treat = definition.treat_missing_data
+    counted = len(breaching) + (missing if treat == "breaching" else 0)
+    needed = definition.datapoints
+    periods = definition.evaluation_periods
+    if counted >= needed:
+        extra = f" and {missing} missing treated as [Breaching]" if treat == "breaching" else ""
+        return Verdict(
+            ALARM,
+            f"Threshold Crossed: {len(breaching)} out of the last {periods} datapoints "
+            f"[{_values(breaching)}]{extra} {_was(counted)} {words} the threshold "
+            f"({threshold}) (minimum {needed} datapoint{_s(needed)} for OK -> ALARM transition).",
+        )
+    if not present:
+        if treat == "missing":
+            return Verdict(
+                INSUFFICIENT_DATA, f"Insufficient Data: {periods} datapoints were unknown."
+            )
+        if treat == "ignore":
+            return None
+        return Verdict(
+            OK,
+            f"Threshold Crossed: no datapoints were received for {periods} periods and "
+            f"{periods} missing datapoints were treated as [NonBreaching].",
+        )
+    return Verdict(
+        OK,
+        f"Threshold Crossed: {len(breaching)} out of the last {periods} datapoints "
+        f"[{_values(present)}] {_was(len(breaching))} {words} the threshold ({threshold}) "
+        f"(minimum {needed} datapoint{_s(needed)} for OK -> ALARM transition).",
+    )
+
+
+def _values(points: Sequence[Datapoint]) -> str:
+    return ", ".join(f"{float(p.value or 0)} ({p.at:%d/%m/%y %H:%M:%S})" for p in reversed(points))
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+# -- state, actions, the loop ------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aws_time(at: datetime) -> str:
+    """CloudWatch's timestamp format in alarm notifications."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+
+
+@dataclass
+class LocalAlarm:
+    """One declared alarm, how it is observed (or why not), and its current state."""
+
+    definition: AlarmDefinition
+    probe: Probe | None
+    unobserved: str = ""
+    """Why the alarm is not evaluated locally (empty when it is)."""
+    state: State = INSUFFICIENT_DATA
+    reason: str = INITIAL_REASON
+    since: datetime = field(default_factory=_now)
+    notifications: int = 0
+    window: deque[Datapoint] = field(init=False)
+
+    def __post_init__(self) -> None:
+        periods = self.definition.evaluation_periods
+        created = self.since
+        # Periods before the alarm existed have no data.
+        self.window = deque((Datapoint(created, None) for _ in range(periods)), maxlen=periods)
+        if self.probe is None:
+            self.reason = f"Not evaluated locally: {self.unobserved}"
+
+    def reason_data(self) -> dict[str, Any]:
+        """CloudWatch's `StateReasonData` for the current window."""
+        definition = self.definition
+        return {
+            "version": "1.0",
+            "queryDate": _aws_time(_now()),
+            "statistic": definition.statistic,
+            "period": definition.period,
+            "recentDatapoints": [p.value for p in self.window if p.value is not None],
+            "threshold": definition.threshold,
+            "evaluatedDatapoints": [
+                {"timestamp": _aws_time(p.at), "value": p.value}
+                for p in reversed(self.window)
+                if p.value is not None
+            ],
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The alarm for `GET /_localcloud/alarms`."""
+        d = self.definition
+        return {
+            "name": d.name,
+            "arn": d.arn,
+            "description": d.alarm_description,
+            "metric": {
+                "namespace": d.namespace,
+                "name": d.metric_name,
+                "dimensions": d.dimensions,
+                "statistic": d.extended_statistic or d.statistic,
+            },
+            "comparison": d.comparison_operator,
+            "threshold": d.threshold,
+            "period_s": d.period,
+            "evaluation_periods": d.evaluation_periods,
+            "datapoints_to_alarm": d.datapoints,
+            "treat_missing_data": d.treat_missing_data,
+            "evaluated": self.probe is not None,
+            "state": self.state,
+            "reason": self.reason,
+            "since": self.since.isoformat(),
+            "datapoints": [p.value for p in self.window],
+            "actions_enabled": d.actions_enabled,
+            "actions": {state: list(d.actions(state)) for state in (ALARM, OK, INSUFFICIENT_DATA)},
+            "notifications": self.notifications,
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state change of one alarm."""
+
+    alarm: str
+    old: State
+    new: State
+    reason: str
+
+
+@functools.cache
+def _region_name(region: str) -> str:
+    """`US East (N. Virginia)` for `us-east-1`, as alarm notifications name regions."""
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    for partition in endpoints.get("partitions", []):
+        described = partition.get("regions", {}).get(region)
+        if described and described.get("description"):
+            return str(described["description"])
+    return region
+
+
+class AlarmPublisher:
+    """Puts state changes where AWS would: the alarm's state in CloudWatch, its SNS actions."""
+
+    def __init__(self, cloudwatch: Any, sns: SNSClient, region: str) -> None:
+        self._cloudwatch = cloudwatch
+        self._sns = sns
+        self._region = region
+
+    def record(self, alarm: LocalAlarm) -> None:
+        """Set the alarm's current state and reason in CloudWatch (moto)."""
+        self._cloudwatch.set_alarm_state(
+            AlarmName=alarm.definition.name,
+            StateValue=alarm.state,
+            StateReason=alarm.reason[:1023],
+            StateReasonData=json.dumps(alarm.reason_data()),
+        )
+
+    def notify(self, alarm: LocalAlarm, old: State) -> int:
+        """Publish the change to the SNS topics among the new state's actions; how many."""
+        definition = alarm.definition
+        if not definition.actions_enabled:
+            return 0
+        topics = [a for a in definition.actions(alarm.state) if a.startswith("arn:aws:sns:")]
+        if not topics:
+            return 0
+        message = json.dumps(self.message(alarm, old))
+        region = _region_name(self._region)
+        subject = f'{alarm.state}: "{definition.name}" in {region}'[:_SUBJECT_MAX]
+        for topic in topics:
+            self._sns.publish(TopicArn=topic, Subject=subject, Message=message)
+        return len(topics)
+
+    def message(self, alarm: LocalAlarm, old: State) -> dict[str, Any]:
+        """CloudWatch's alarm notification (the SNS message body) for a change from `old`."""
+        d = alarm.definition
+        parts = d.arn.split(":")
+        statistic: dict[str, Any] = (
+            {"StatisticType": "ExtendedStatistic", "ExtendedStatistic": d.extended_statistic}
+            if d.extended_statistic
+            else {"StatisticType": "Statistic", "Statistic": (d.statistic or "").upper()}
+        )
+        return {
+            "AlarmName": d.name,
+            "AlarmDescription": d.alarm_description or None,
+            "AWSAccountId": parts[4] if len(parts) > 4 else "",
+            "AlarmConfigurationUpdatedTimestamp": _aws_time(alarm.since),
+            "NewStateValue": alarm.state,
+            "NewStateReason": alarm.reason,
+            "StateChangeTime": _aws_time(alarm.since),
+            "Region": _region_name(self._region),
+            "AlarmArn": d.arn,
+            "OldStateValue": old,
+            "OKActions": list(d.ok_actions),
+            "AlarmActions": list(d.alarm_actions),
+            "InsufficientDataActions": list(d.insufficient_data_actions),
+            "Trigger": {
+                "MetricName": d.metric_name,
+                "Namespace": d.namespace,
+                **statistic,
+                "Unit": d.unit,
+                "Dimensions": [{"value": v, "name": k} for k, v in d.dimensions.items()],
+                "Period": d.period,
+                "EvaluationPeriods": d.evaluation_periods,
+                "DatapointsToAlarm": d.datapoints,
+                "ComparisonOperator": d.comparison_operator,
+                "Threshold": d.threshold,
+                "TreatMissingData": d.treat_missing_data,
+                "EvaluateLowSampleCountPercentile": d.evaluate_low_sample_count_percentiles or "",
+            },
+        }
+
+
+class AlarmEvaluator:
+    """Evaluates every alarm once per local period and acts on each state change."""
+
+    def __init__(
+        self,
+        alarms: Sequence[LocalAlarm],
+        publisher: AlarmPublisher | None = None,
+        *,
+        period_s: float = LOCAL_PERIOD_S,
+    ) -> None:
+        self.alarms = list(alarms)
+        self.period_s = period_s
+        self._publisher = publisher
+        self._lock = threading.Lock()
+        self._recorded = False
+        self._stopping = False
+
+    def evaluate(self) -> list[Transition]:
+        """One period: a datapoint per evaluated alarm, a decision, actions on changes."""
+        publisher = self._publisher
+        if publisher is not None and not self._recorded:
+            self._recorded = True
+            # describe_alarms should say why an alarm is not evaluated, as the endpoint does.
+            for alarm in self.alarms:
+                if alarm.probe is None:
+                    self._act(functools.partial(publisher.record, alarm))
+        transitions = []
+        for alarm in self.alarms:
+            if alarm.probe is None:
+                continue
+            if self._stopping:
+                break  # the round outlived its task: moto may be going away, do not touch it
+            value: float | None = None
+            try:
+                value = alarm.probe()
+            except Exception as exc:  # the source failed: CloudWatch would have no datapoint
+                _log.warning("alarm %s: no datapoint: %s", alarm.definition.name, exc)
+            with self._lock:
+                alarm.window.append(Datapoint(_now(), value))
+                verdict = decide(alarm.definition, alarm.window, alarm.state)
+                if verdict is None or verdict.state == alarm.state:
+                    continue
+                old = alarm.state
+                alarm.state, alarm.reason, alarm.since = verdict.state, verdict.reason, _now()
+            change = Transition(alarm.definition.name, old, alarm.state, alarm.reason)
+            transitions.append(change)
+            level = logging.WARNING if change.new == ALARM else logging.INFO
+            _log.log(level, "alarm %s: %s -> %s: %s", change.alarm, old, change.new, change.reason)
+            if publisher is not None:
+                self._act(functools.partial(publisher.record, alarm))
+                self._act(functools.partial(self._notify, publisher, alarm, old))
+        return transitions
+
+    def _notify(self, publisher: AlarmPublisher, alarm: LocalAlarm, old: State) -> None:
+        sent = publisher.notify(alarm, old)
+        with self._lock:
+            alarm.notifications += sent
+
+    def _act(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception as exc:  # moto stopping or refusing: the local state stays right
+            _log.warning("alarm action failed: %s: %s", type(exc).__name__, exc)
+
+    async def run(self) -> None:
+        """Evaluate once per period until cancelled (once only if no alarm is observable)."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        try:
+            while True:
+                await asyncio.to_thread(self.evaluate)
+                if all(alarm.probe is None for alarm in self.alarms):
+                    return
+                next_at += self.period_s
+                # A slow round (a busy moto) skips periods rather than running them back to back.
+                next_at = max(next_at, loop.time())
+                await asyncio.sleep(next_at - loop.time())
+        except asyncio.CancelledError:
+            self._stopping = True
+            raise
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every alarm's definition summary and state, in declaration order."""
+        with self._lock:
+            return [alarm.snapshot() for alarm in self.alarms]
+
+
+def build_alarms(
+    deployment: Deployment,
+    functions: Mapping[str, FunctionCounters],
+    clients: Callable[[str], Any],
+    region: str,
+    *,
+    period_s: float = LOCAL_PERIOD_S,
+) -> tuple[AlarmEvaluator, list[str]]:
+    """The evaluator for the program's alarms, and a start-up note on those not evaluated."""
+    queues = {
+        str(q.outputs.get("name")): str(q.outputs.get("url"))
+        for q in deployment.of_type("aws:sqs/queue:Queue")
+    }
+    alarms = []
+    for resource in deployment.of_type(METRIC_ALARM):
+        definition = AlarmDefinition.model_validate(resource.outputs)
+        probe = probe_for(definition, queues=queues, functions=functions, sqs=clients("sqs"))
+        if isinstance(probe, str):
+            alarms.append(LocalAlarm(definition, None, unobserved=probe))
+        else:
+            alarms.append(LocalAlarm(definition, probe))
+    notes = []
+    skipped = [a.definition.name for a in alarms if a.probe is None]
+    if alarms:
+        notes.append(
+            f"alarms: {len(alarms) - len(skipped)} of {len(alarms)} evaluated every "
+            f"{period_s:g} s (one period); INSUFFICIENT_DATA, not observable locally: "
+            + (", ".join(skipped) or "none")
+        )
+    publisher = AlarmPublisher(clients("cloudwatch"), clients("sns"), region) if alarms else None
+    return AlarmEvaluator(alarms, publisher, period_s=period_s), notes
