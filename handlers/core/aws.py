@@ -19,7 +19,8 @@ __all__ = ["dynamodb", "management_api", "secretsmanager", "sns", "sqs"]
 # The store retries with its own backoff and spills after that; botocore's retries would
 # multiply the wait, so keep them to one quick retry per call with short timeouts.
 _CONFIG = Config(
-    retries={"max_attempts": 2, "mode": "standard"},
+    # total_max_attempts counts the first call; max_attempts would count retries only.
+    retries={"total_max_attempts": 2, "mode": "standard"},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,

@@ -42,7 +42,7 @@ def _bad(name: str, reason: str) -> RequestError:
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:  # an empty value is refused before (_refuse_ambiguous)
         return default
     # isdigit() alone admits "²" (int() refuses it) and other scripts' digits (int() takes them).
     if not text.isascii() or not text.isdigit():

@@ -95,9 +95,9 @@ def _key(ticks: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
 
 
 async def _connect(
-    http: aiohttp.ClientSession, cloud: RunningCloud, token: str | None = None
+    http: aiohttp.ClientSession, cloud: RunningCloud
 ) -> aiohttp.ClientWebSocketResponse:
-    params = {"token": token if token is not None else cloud.outputs[outputs.INGEST_TOKEN]}
+    params = {"token": cloud.outputs[outputs.INGEST_TOKEN]}
     return await http.ws_connect(cloud.outputs[outputs.WS_URL], params=params)
 
 
