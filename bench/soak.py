@@ -7,8 +7,9 @@ load generator in this process (open loop, latency from the planned send time), 
 resident memory of the local cloud, its moto child and this process (the load generator) every
 `--interval`, reads every acknowledged tick back at the end, stops the cloud and prints: requests,
 errors by kind, acknowledged ticks, the verify result, the achieved rate, p50/p95/p99, the p95
-of the first and the last `--window` of the measured run and their drift, and per process the
-RSS before the load, after the warm-up, at the end, its peak and its growth (MB, MB/min).
+of the first and the last `--window` of the measured run and their drift (overall and per
+endpoint), and per process the RSS before the load, after the warm-up, at the end, its peak and
+its growth (MB, MB/min).
 Figures are printed, never judged. Exit status: 0 the soak ran and every acknowledged tick was
 read back exactly once; 3 verify found missing or duplicated ticks (or could not read them);
 1 the soak could not be run; 64 bad arguments (one line); 130 interrupted (Ctrl-C, SIGTERM).
@@ -48,6 +49,7 @@ from bench.soak_report import (
     write_json,
     write_plot,
 )
+from bench.soak_windows import WindowedStats, endpoint_windows
 from loadgen.config import LoadConfig, Stage, parse_duration
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
@@ -129,6 +131,9 @@ class _Settings:
     stack_file: Path | None
     window_s: int
     """Length of the first and the last window (whole seconds, at most half the measured run)."""
+    first_window: tuple[int, int]
+    """[start, end) in planned seconds of the run: the first window after the warm-up."""
+    last_window: tuple[int, int]
     interval_s: float
     json_path: Path | None
     plot_path: Path | None
@@ -176,11 +181,15 @@ def _settings(args: argparse.Namespace) -> _Settings:
     half = int(config.measured_s // 2)
     if half < 1:
         raise UsageError("--duration minus --warmup must be at least 2s (two drift windows)")
+    window = min(int(args.window), half)
+    first_s, end_s = math.floor(config.warmup_s), math.ceil(config.duration_s)
     return _Settings(
         config=config,
         stack=stack,
         stack_file=args.stack_file,
-        window_s=min(int(args.window), half),
+        window_s=window,
+        first_window=(first_s, first_s + window),
+        last_window=(end_s - window, end_s),
         interval_s=args.interval,
         json_path=args.json_path,
         plot_path=args.plot_path,
@@ -218,6 +227,8 @@ class _Load:
     """`time.monotonic()` of the schedule's t=0 (the RSS samples are timed against it)."""
     schedule: Schedule
     stats: MergedStats
+    endpoints: dict[str, dict[str, dict[str, Any]]]
+    """Window name ("first", "last") -> endpoint -> its latency figures in that window."""
     samples: list[Sample]
     pids: dict[str, int]
     cloud_alive: bool
@@ -247,6 +258,13 @@ def _drive(cloud: SoakCloud, settings: _Settings, targets: Targets, errors: Cons
     sampler.start()
     try:
         worker = Worker(WorkerSpec(config=config, targets=targets, run_id=run_id, base_ms=base_ms))
+        # Swapped in before the run: the worker only ever records through `self.stats`.
+        windowed = worker.stats = WindowedStats(
+            worker=0,
+            total_requests=schedule.total,
+            late_threshold_s=config.late_threshold_ms / 1000.0,
+            windows={"first": settings.first_window, "last": settings.last_window},
+        )
         start_at = status.start_at = time.monotonic() + _START_DELAY_S
         with LiveProgress(schedule=schedule, workers=1, console=errors, enabled=True) as live:
             result = asyncio.run(worker.run(start_at=start_at, on_progress=live))
@@ -260,6 +278,7 @@ def _drive(cloud: SoakCloud, settings: _Settings, targets: Targets, errors: Cons
         start_at=start_at,
         schedule=schedule,
         stats=MergedStats([result], total_requests=schedule.total),
+        endpoints=endpoint_windows(windowed),
         samples=sampler.samples,
         pids={name: root.pid for name, root in roots.items()},
         cloud_alive=cloud.alive(),
@@ -281,11 +300,16 @@ def _report(
         stats=load.stats,
     )
     seconds = load.stats.seconds
-    first_s = math.floor(config.warmup_s)
-    end_s = math.ceil(config.duration_s)
-    window = settings.window_s
-    first = window_latency(seconds, first_s, first_s + window)
-    last = window_latency(seconds, end_s - window, end_s)
+    first_s, end_s = settings.first_window[0], settings.last_window[1]
+    first = window_latency(seconds, *settings.first_window) | {
+        "by_endpoint": load.endpoints["first"]
+    }
+    last = window_latency(seconds, *settings.last_window) | {"by_endpoint": load.endpoints["last"]}
+    by_endpoint = {
+        name: drift(first["by_endpoint"][name], last["by_endpoint"][name])
+        for name in first["by_endpoint"]
+        if name in last["by_endpoint"]
+    }
     corrected = summary["latency_ms"]["corrected"]
     return {
         "schema": SCHEMA,
@@ -300,7 +324,7 @@ def _report(
             "symbols": config.symbols,
             "duration_s": config.duration_s,
             "warmup_s": config.warmup_s,
-            "window_s": window,
+            "window_s": settings.window_s,
             "interval_s": settings.interval_s,
         },
         "requests": summary["requests"],
@@ -311,7 +335,7 @@ def _report(
         "latency_ms": {key: corrected[key] for key in ("count", "p50", "p95", "p99", "max")},
         "first_window": first,
         "last_window": last,
-        "drift": drift(first, last),
+        "drift": drift(first, last) | {"by_endpoint": by_endpoint},
         "series": window_series(seconds, first_s, end_s, max(1, round(settings.interval_s))),
         "by_endpoint": summary["by_endpoint"],
         "scheduler": summary["scheduler"],

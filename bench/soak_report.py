@@ -153,6 +153,10 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f} ms"
 
 
+def _signed(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:+,.1f}{unit}"
+
+
 def _counts(values: Mapping[str, int]) -> str:
     return ", ".join(f"{key}: {n:,}" for key, n in values.items()) or "none"
 
@@ -210,11 +214,15 @@ def print_report(report: Mapping[str, Any], console: Console) -> None:
             f"{_ms(window['p95_ms'])} (seconds {window['from_s']}-{window['to_s']},"
             f" {window['count']:,} requests, {window['errors']:,} errors)",
         )
-    pct = "" if change["pct"] is None else f" ({change['pct']:+.1f} %)"
-    shown = "n/a" if change["ms"] is None else f"{change['ms']:+,.1f} ms{pct}"
+    shown = f"{_signed(change['ms'], ' ms')} ({_signed(change['pct'], ' %')})"
     summary.add_row("p95 drift (last - first)", shown)
     if not report["cloud_alive_at_end"]:
         summary.add_row("[bold red]local cloud[/]", "exited before the end of the load")
+    per_endpoint = [
+        f"{name} {_signed(figures['ms'], ' ms')} ({_signed(figures['pct'], ' %')})"
+        for name, figures in change["by_endpoint"].items()
+    ]
+    summary.add_row("p95 drift by endpoint", ", ".join(per_endpoint) or "n/a")
     warning = report["scheduler"]["warning"]
     if warning:
         summary.add_row("[bold yellow]generator[/]", warning)

@@ -26,6 +26,8 @@ __all__ = [
     "symbol_names",
 ]
 
+READ_WINDOW_MS: Final = 300_000
+"""How far back /query and /bars read from a request's planned time."""
 _KNOWN_SYMBOLS: Final = (
     "AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "AVGO",
     "JPM", "V", "XOM", "UNH", "MA", "COST", "HD", "NFLX",
@@ -107,9 +109,7 @@ class PayloadPool:
         prices = {name: rng.uniform(10.0, 500.0) for name in self.symbols}
         self._ingest = tuple(self._template(rng, prices) for _ in range(size))
         self._reads = (
-            self._read_urls(rng, query_base_url, base_ms, config)
-            if reads and query_base_url
-            else {}
+            self._read_urls(rng, query_base_url, config) if reads and query_base_url else {}
         )
 
     def kind(self, seq: int) -> Endpoint:
@@ -124,10 +124,18 @@ class PayloadPool:
         """The request's idempotency key, also the prefix of its tick ids."""
         return f"{self.run_id}-{seq}"
 
-    def read_url(self, seq: int, kind: Endpoint) -> URL:
-        """The pooled URL of read request `seq` to endpoint `kind`."""
+    def read_url(self, seq: int, kind: Endpoint, now_ms: int) -> URL:
+        """The URL of read request `seq` to endpoint `kind`, planned at epoch ms `now_ms`.
+
+        /query and /bars read the READ_WINDOW_MS before `now_ms` (what a dashboard shows), so a
+        read costs the same in minute 10 of a run as in minute 5: over the whole run, a /bars
+        read would grow with every tick stored and a soak would measure its own workload.
+        """
         urls = self._reads[kind]
-        return urls[seq % len(urls)]
+        url = urls[seq % len(urls)]
+        if kind is Endpoint.LATEST:
+            return url
+        return url.update_query({"from": max(0, now_ms - READ_WINDOW_MS), "to": now_ms + 60_000})
 
     def _template(self, rng: random.Random, prices: dict[str, float]) -> IngestTemplate:
         chunks: list[bytes] = []
@@ -149,22 +157,17 @@ class PayloadPool:
         return IngestTemplate(tuple(chunks), tuple(symbols))
 
     def _read_urls(
-        self, rng: random.Random, base: str, base_ms: int, config: LoadConfig
+        self, rng: random.Random, base: str, config: LoadConfig
     ) -> dict[Endpoint, tuple[URL, ...]]:
-        # The read window covers the whole run, with a minute either side.
-        start = base_ms - 60_000
-        end = base_ms + int(config.duration_s * 1000) + 60_000
         count = max(1, config.pool_size // 3)
         picks = [self.symbols[rng.randrange(len(self.symbols))] for _ in range(count)]
-        window: dict[str, str | int] = {"from": start, "to": end}
-        query: dict[str, str | int] = {**window, "limit": config.query_limit, "order": "desc"}
+        query: dict[str, str | int] = {"limit": config.query_limit, "order": "desc"}
         return {
             Endpoint.QUERY: tuple(
                 URL(f"{base}/query").with_query(query | {"symbol": s}) for s in picks
             ),
             Endpoint.LATEST: tuple(URL(f"{base}/latest").with_query({"symbol": s}) for s in picks),
             Endpoint.BARS: tuple(
-                URL(f"{base}/bars").with_query(window | {"symbol": s, "interval": "1m"})
-                for s in picks
+                URL(f"{base}/bars").with_query({"symbol": s, "interval": "1m"}) for s in picks
             ),
         }

@@ -192,7 +192,7 @@ class Worker:
                 status, payload = await self._post(session, seq, planned_s)
                 error = self._check_ingest(seq, status, payload)
             else:
-                status, payload = await self._get(session, seq, kind)
+                status, payload = await self._get(session, seq, kind, planned_s)
                 error = self._check_read(kind, status, payload)
         except Exception as exc:  # every failure is classified and counted
             error = classify(exc)
@@ -226,9 +226,9 @@ class Worker:
             return response.status, await response.read()
 
     async def _get(
-        self, session: aiohttp.ClientSession, seq: int, kind: Endpoint
+        self, session: aiohttp.ClientSession, seq: int, kind: Endpoint, planned_s: float
     ) -> tuple[int, bytes]:
-        url = self.pool.read_url(seq, kind)
+        url = self.pool.read_url(seq, kind, self.spec.base_ms + int(planned_s * 1000))
         async with session.get(url, headers=self._read_headers) as response:
             return response.status, await response.read()
 

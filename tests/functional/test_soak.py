@@ -87,6 +87,12 @@ def test_bounded_soak_reports_every_figure_and_loses_no_tick(tmp_path: Path):
     change = report["drift"]
     assert change["ms"] == pytest.approx(last["p95_ms"] - first["p95_ms"], abs=0.01)
     assert change["pct"] == pytest.approx(change["ms"] / first["p95_ms"] * 100, abs=0.01)
+    # AND each window is split by endpoint without losing a request, ingest drift included
+    for window in (first, last):
+        assert sum(ep["count"] for ep in window["by_endpoint"].values()) == window["count"]
+    ingest = change["by_endpoint"]["ingest"]
+    assert ingest["p95_first_ms"] == first["by_endpoint"]["ingest"]["p95_ms"]
+    assert ingest["p95_last_ms"] == last["by_endpoint"]["ingest"]["p95_ms"]
     # AND the per-window series covers the measured run and holds every measured completion
     series = report["series"]
     assert [w["from_s"] for w in series] == list(range(WARMUP_S, DURATION_S))

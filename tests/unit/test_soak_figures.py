@@ -10,6 +10,7 @@ import pytest
 
 from bench.rss import ProcessSample, RssSampler, Sample, sample_trees
 from bench.soak_report import drift, rss_figures, window_latency, window_series
+from bench.soak_windows import WindowedStats, endpoint_windows
 from loadgen.errors import ErrorKind
 from loadgen.stats import SecondStats, WorkerStats
 
@@ -49,6 +50,38 @@ def test_window_adds_the_seconds_it_covers_and_no_others():
     empty = window_latency(seconds, 10, 12)
     assert empty["count"] == 0
     assert empty["p95_ms"] is None
+
+
+def test_windowed_stats_split_the_windows_by_endpoint_and_agree_with_loadgen():
+    # GIVEN a run recorded through WindowedStats with windows [1, 3) and [5, 6)
+    stats = WindowedStats(
+        worker=0,
+        total_requests=100,
+        late_threshold_s=0.005,
+        windows={"first": (1, 3), "last": (5, 6)},
+    )
+    for n in range(60):  # planned every 0.1 s over 6 s; endpoint n % 4; latency grows with n
+        planned = n / 10
+        stats.record_result(
+            endpoint=n % 4,
+            planned_s=planned,
+            sent_s=planned,
+            done_s=planned + (n + 1) / 1000,
+            status=200,
+            error=None,
+        )
+    windows = endpoint_windows(stats)
+    # THEN each window holds exactly the requests planned inside it, split by endpoint
+    for name, (start, end) in (("first", (1, 3)), ("last", (5, 6))):
+        expected = {
+            endpoint: sum(1 for n in range(60) if start <= n / 10 < end and n % 4 == index)
+            for index, endpoint in enumerate(("ingest", "query", "latest", "bars"))
+        }
+        assert {ep: figures["count"] for ep, figures in windows[name].items()} == expected
+        # AND the endpoints add up to loadgen's own per-second histograms for the same seconds
+        assert sum(expected.values()) == window_latency(stats.seconds, start, end)["count"]
+    # AND the slowest ingest request of the last window (n = 56: 57 ms) is its p99
+    assert windows["last"]["ingest"]["p99_ms"] == pytest.approx(57.0, rel=0.02)
 
 
 def test_series_partitions_the_run_into_windows():

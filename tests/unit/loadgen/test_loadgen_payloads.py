@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from loadgen.config import LoadConfig, Stage
-from loadgen.payloads import Endpoint, PayloadPool, parse_tick_id
+from loadgen.payloads import READ_WINDOW_MS, Endpoint, PayloadPool, parse_tick_id
 
 
 def _pool(**changes: object) -> PayloadPool:
@@ -49,7 +49,18 @@ def test_query_ratio_sets_the_mix():
     assert kinds.count(Endpoint.INGEST) == 700
     for kind in (Endpoint.QUERY, Endpoint.LATEST, Endpoint.BARS):
         assert kinds.count(kind) == 100
-    url = pool.read_url(1, Endpoint.QUERY)
+    url = pool.read_url(1, Endpoint.QUERY, 1_000_000_000)
     assert url.path == "/api/query"
     assert set(url.query) == {"symbol", "from", "to", "limit", "order"}
-    assert pool.read_url(1, Endpoint.BARS).query["interval"] == "1m"
+    assert pool.read_url(1, Endpoint.BARS, 1_000_000_000).query["interval"] == "1m"
+
+
+def test_reads_look_back_a_fixed_window_from_their_planned_time():
+    # A read's cost must not grow with the run: /query and /bars read the same span at any time.
+    pool = _pool(query_ratio=0.3, pool_size=1000)
+    for kind in (Endpoint.QUERY, Endpoint.BARS):
+        early, late = (pool.read_url(1, kind, now) for now in (10**12, 10**12 + 600_000))
+        assert int(early.query["from"]) == 10**12 - READ_WINDOW_MS
+        assert int(late.query["from"]) - int(early.query["from"]) == 600_000
+        assert int(late.query["to"]) - int(late.query["from"]) == READ_WINDOW_MS + 60_000
+    assert "from" not in pool.read_url(1, Endpoint.LATEST, 10**12).query
