@@ -25,12 +25,12 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import psutil
 from rich.console import Console
@@ -50,6 +50,7 @@ from bench.soak_report import (
     write_plot,
 )
 from bench.soak_windows import WindowedStats, endpoint_windows
+from loadgen.argparsing import UsageParser, arg_type
 from loadgen.config import LoadConfig, Stage, parse_duration
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
@@ -75,40 +76,22 @@ _STATUS_EVERY_S: Final = 30.0
 _PROCESS_NAMES: Final = ("localcloud", "moto", "loadgen")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 with a usage dump on bad input; we want one line and exit 64."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse type whose failure is argparse's own one-line error."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except (UsageError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc) or f"bad value {text!r}") from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    parser = _Parser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
+    parser = UsageParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
     stack = parser.add_mutually_exclusive_group()
     # No default here: argparse would then take an explicit `--stack dev` for "not given".
     stack.add_argument("--stack", help="stack of the local cloud (default dev)")
     stack.add_argument("--stack-file", type=Path, help="stack file instead of Pulumi.<stack>.yaml")
-    seconds = _type(parse_duration)
+    seconds = arg_type(parse_duration)
     # ~20 req/s x 10 ticks keeps this 2-core machine busy without saturating it: a soak looks
     # for what changes over time, not for the ceiling (bench.local_throughput finds that).
-    parser.add_argument("--rate", type=_type(float), default=20.0, help="requests/s (default 20)")
+    parser.add_argument(
+        "--rate", type=arg_type(float), default=20.0, help="requests/s (default 20)"
+    )
     parser.add_argument("--batch", type=int, default=10, help="ticks per ingest request")
     parser.add_argument(
-        "--query-ratio", type=_type(float), default=0.05, help="share of reads (default 0.05)"
+        "--query-ratio", type=arg_type(float), default=0.05, help="share of reads (default 0.05)"
     )
     parser.add_argument(
         "--duration", type=seconds, default=600.0, help="whole run, warm-up included (10m)"

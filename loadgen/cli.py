@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from rich.console import Console
 
+from loadgen.argparsing import UsageParser, arg_type
 from loadgen.config import LoadConfig, ReportOptions, Stage, parse_duration, parse_stages
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
@@ -56,27 +57,9 @@ CostEstimator = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
 """Hook for the cost model: given the run summary, its `cost` section (None: not priced)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 with a usage dump on bad input; we want one line and exit 64."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except (UsageError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc) or f"bad value {text!r}") from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    parser = _Parser(
+    parser = UsageParser(
         prog="python -m loadgen",
         description="Open-loop load generator for the MarketStream ingest and query APIs.",
     )
@@ -92,22 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = parser.add_argument_group("load")
     shape = load.add_mutually_exclusive_group()
-    shape.add_argument("--rate", type=_type(float), help="constant requests/s (default 100)")
-    shape.add_argument("--stages", type=_type(parse_stages), help='ramps, e.g. "30s:100,60s:500"')
-    load.add_argument("--duration", type=_type(parse_duration), help="with --rate (default 10s)")
+    shape.add_argument("--rate", type=arg_type(float), help="constant requests/s (default 100)")
+    shape.add_argument(
+        "--stages", type=arg_type(parse_stages), help='ramps, e.g. "30s:100,60s:500"'
+    )
+    load.add_argument("--duration", type=arg_type(parse_duration), help="with --rate (default 10s)")
     load.add_argument(
-        "--start-rate", type=_type(float), default=0.0, help="rate at t=0 of --stages"
+        "--start-rate", type=arg_type(float), default=0.0, help="rate at t=0 of --stages"
     )
     load.add_argument("--batch", type=int, default=10, help="ticks per ingest request")
     load.add_argument("--symbols", type=int, default=8, help="distinct symbols")
     load.add_argument("--query-ratio", type=float, default=0.0, help="share of read requests")
     load.add_argument("--seed", type=int, default=1, help="payload seed")
-    load.add_argument("--warmup", type=_type(parse_duration), default=0.0, help="excluded lead-in")
+    load.add_argument(
+        "--warmup", type=arg_type(parse_duration), default=0.0, help="excluded lead-in"
+    )
     load.add_argument("--workers", type=int, default=1, help="worker processes")
     load.add_argument("--connections", type=int, default=256, help="connection limit per worker")
-    load.add_argument("--timeout", type=_type(parse_duration), default=10.0, help="per request")
-    load.add_argument("--connect-timeout", type=_type(parse_duration), default=3.0)
-    load.add_argument("--grace", type=_type(parse_duration), default=5.0, help="late-send window")
+    load.add_argument("--timeout", type=arg_type(parse_duration), default=10.0, help="per request")
+    load.add_argument("--connect-timeout", type=arg_type(parse_duration), default=3.0)
+    load.add_argument(
+        "--grace", type=arg_type(parse_duration), default=5.0, help="late-send window"
+    )
     load.add_argument("--late-threshold", type=float, default=5.0, help="late send, in ms")
     load.add_argument("--pool-size", type=int, default=1024, help="prebuilt payload templates")
 

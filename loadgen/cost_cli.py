@@ -12,28 +12,18 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
+from loadgen.argparsing import UsageParser
 from loadgen.cost import DEFAULT_QUERY_MIX, PRESETS, CostEstimate, QueryKind, Workload, estimate
+from loadgen.errors import UsageError
 
 __all__ = ["EX_USAGE", "main"]
 
 EX_USAGE: Final = 64
-
-
-class UsageError(Exception):
-    """A bad command line; the message is the one line printed on stderr."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that raises instead of printing usage and exiting with 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Turn argparse's error into a UsageError."""
-        raise UsageError(message)
 
 
 def _parse_mix(text: str) -> tuple[QueryKind, ...]:
@@ -79,9 +69,9 @@ _FLAGS: Final[dict[str, tuple[str, Any, str]]] = {
 }
 
 
-def _parser() -> _Parser:
+def _parser() -> UsageParser:
     """Build the argument parser."""
-    parser = _Parser(
+    parser = UsageParser(
         prog="python -m loadgen cost",
         description="Modelled AWS cost (list prices) of a MarketStream workload.",
     )
