@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.cloud import start_cloud
+from bench.cloud import NO_STAGE_THROTTLE, start_cloud
 
 __all__ = ["main"]
 
@@ -169,12 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as tmp:
-        process, outputs, _ = start_cloud(Path(tmp))
+        cloud = start_cloud(Path(tmp), config=NO_STAGE_THROTTLE)
         try:
-            run = asyncio.run(_bench(outputs, args))
+            run = asyncio.run(_bench(cloud.outputs, args))
         finally:
-            process.terminate()
-            process.wait(30)
+            cloud.stop()
     _report(run, args)
     return 0
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cloud import ROOT, start_cloud
+from bench.cloud import NO_STAGE_THROTTLE, ROOT, start_cloud
 
 __all__ = ["main"]
 
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates-100", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
-        process, _, state = start_cloud(Path(tmp))
-        pids = {"localcloud": int(state["pid"]), "moto": int(state["moto_pid"])}
+        cloud = start_cloud(Path(tmp), config=NO_STAGE_THROTTLE)
+        pids = {"localcloud": cloud.process.pid, "moto": cloud.moto.pid}
         outputs = Path(tmp) / "outputs.json"
         best: dict[int, dict[str, Any] | None] = {}
         try:
@@ -95,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     best[batch] = result
         finally:
-            process.terminate()
-            process.wait(30)
+            cloud.stop()
     for batch, step in best.items():
         if step is None:
             print(f"batch {batch}: no tested rate passed (p95 <= {P95_LIMIT_MS:.0f} ms, no errors)")

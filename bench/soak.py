@@ -35,9 +35,8 @@ from typing import Any, Final
 import psutil
 from rich.console import Console
 
-from bench.cloud import ROOT
+from bench.cloud import ROOT, BenchCloud, CloudError, start_cloud
 from bench.rss import RssSampler, Sample
-from bench.soak_cloud import CloudError, SoakCloud, start_soak_cloud
 from bench.soak_report import (
     SCHEMA,
     drift,
@@ -217,7 +216,7 @@ class _Load:
     cloud_alive: bool
 
 
-def _drive(cloud: SoakCloud, settings: _Settings, targets: Targets, errors: Console) -> _Load:
+def _drive(cloud: BenchCloud, settings: _Settings, targets: Targets, errors: Console) -> _Load:
     """Run the schedule against the cloud while sampling every process's memory."""
     config = settings.config
     schedule = Schedule.from_config(config)
@@ -330,7 +329,7 @@ def _report(
     }
 
 
-def _run(cloud: SoakCloud, settings: _Settings, errors: Console) -> dict[str, Any]:
+def _run(cloud: BenchCloud, settings: _Settings, errors: Console) -> dict[str, Any]:
     """Load, sample, read every tick back; the report (the cloud is still up when this returns)."""
     targets = load_outputs_file(cloud.outputs_path)
     load = _drive(cloud, settings, targets, errors)
@@ -368,9 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-            cloud = start_soak_cloud(
-                Path(tmp), stack=settings.stack, stack_file=settings.stack_file
-            )
+            cloud = start_cloud(Path(tmp), stack=settings.stack, stack_file=settings.stack_file)
             try:
                 report = _run(cloud, settings, errors)
             finally:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import math
 import sys
 import threading
 import time
@@ -223,7 +224,6 @@ class LambdaFunction:
 
     async def _invoke(self, event: Any) -> Any:
         self.invocations += 1
-        deadline = time.monotonic() + self.spec.timeout_s
         context = LambdaContext(
             function_name=self.spec.name,
             invoked_function_arn=self.spec.arn,
@@ -231,10 +231,26 @@ class LambdaFunction:
             aws_request_id=str(uuid.uuid4()),
             log_group_name=self.spec.log_group,
             log_stream_name=f"localcloud/{self.spec.name}",
-            deadline_s=deadline,
+            deadline_s=math.inf,  # set when a thread picks the invocation up
         )
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._call, event, context)
+        started = asyncio.Event()
+        future = loop.run_in_executor(
+            self._executor,
+            self._call,
+            event,
+            context,
+            lambda: loop.call_soon_threadsafe(started.set),
+        )
+        # The timeout runs from the handler's start, as on Lambda: waiting for one of the shared
+        # threads is the emulator's queue, not the function's time. Counted from submission, a
+        # busy pool timed out the 3 s authorizer, whose failures are not cached, so every request
+        # then invoked it again: the soak's slow collapse into 500s.
+        waiter = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait([future, waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
         try:
             async with asyncio.timeout(self.spec.timeout_s):
                 return await future
@@ -244,7 +260,9 @@ class LambdaFunction:
                 "Sandbox.Timedout", f"Task timed out after {self.spec.timeout_s:.2f} seconds"
             ) from None
 
-    def _call(self, event: Any, context: LambdaContext) -> Any:
+    def _call(self, event: Any, context: LambdaContext, on_start: Callable[[], object]) -> Any:
+        context.deadline_s = time.monotonic() + self.spec.timeout_s
+        on_start()
         with self._idle_lock:
             handler = self._idle.pop() if self._idle else None
         if handler is None:

@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from bench import soak
+from bench.cloud import BenchCloud
 from bench.soak import EXIT_USAGE, main
-from bench.soak_cloud import SoakCloud
 from tests.functional.cloudproc import is_running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +140,7 @@ def test_sigterm_mid_run_stops_the_cloud_and_its_child(
     child = psutil.Process(int(process.stdout.readline()))
     reader = threading.Thread(target=process.stdout.read, daemon=True)
     reader.start()
-    cloud = SoakCloud(
+    cloud = BenchCloud(
         process=process,
         moto=child,
         outputs_path=tmp_path / "outputs.json",
@@ -161,7 +161,7 @@ def test_sigterm_mid_run_stops_the_cloud_and_its_child(
             raise
         raise AssertionError("SIGTERM did not interrupt the soak")
 
-    monkeypatch.setattr(soak, "start_soak_cloud", lambda *_, **__: cloud)
+    monkeypatch.setattr(soak, "start_cloud", lambda *_, **__: cloud)
     monkeypatch.setattr(soak, "_run", run)
     try:
         code_ = soak.main(["--duration", "5s", "--warmup", "0s"])
@@ -208,7 +208,7 @@ def test_bad_arguments_exit_64_with_one_line(
     def started(*_: object, **__: object) -> None:
         raise AssertionError("the soak started a cloud although its arguments are bad")
 
-    monkeypatch.setattr(soak, "start_soak_cloud", started)
+    monkeypatch.setattr(soak, "start_cloud", started)
     # WHEN the soak gets arguments it cannot use
     code = main(args)
     # THEN it exits 64 with exactly one line on stderr, before starting anything
