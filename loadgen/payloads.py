@@ -26,8 +26,8 @@ __all__ = [
     "symbol_names",
 ]
 
-READ_WINDOW_MS: Final = 300_000
-"""How far back /query and /bars read from a request's planned time."""
+READ_WINDOW_MS: Final = 60_000
+"""How far back /query and /bars read from a request's planned time: a live chart's last minute."""
 _KNOWN_SYMBOLS: Final = (
     "AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "AVGO",
     "JPM", "V", "XOM", "UNH", "MA", "COST", "HD", "NFLX",
