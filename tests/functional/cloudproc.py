@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from localcloud.cli import READY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,17 @@ class RunningCloud:
     @property
     def admin_url(self) -> str:
         return f"{self.state['gateway_url']}/_localcloud"
+
+    def aws(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client of this cloud's moto (or `endpoint_url`), SigV4-signed with fake keys."""
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=kwargs.pop("endpoint_url", self.state["moto_endpoint"]),
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            **kwargs,
+        )
 
     def api_key(self, client: str) -> str:
         """The API key value of a query client declared in the stack config."""

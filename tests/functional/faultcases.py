@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
-import boto3
 
 from infra import outputs
 from loadgen.config import LoadConfig, Stage
@@ -254,13 +253,7 @@ class _Cloud:
         }
         self.ingest = functions[INGEST_FUNCTION]
         self.replay = functions[REPLAY_FUNCTION]
-        self.sqs = boto3.client(
-            "sqs",
-            endpoint_url=cloud.state["moto_endpoint"],
-            region_name="us-east-1",
-            aws_access_key_id="localcloud",
-            aws_secret_access_key="localcloud",
-        )
+        self.sqs = cloud.aws("sqs")
 
     async def get(self, path: str) -> Any:
         async with self.http.get(f"{self.admin}/{path}") as reply:

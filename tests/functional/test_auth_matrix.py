@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-import boto3
 import pytest
 
 from infra import outputs
@@ -593,25 +592,13 @@ async def test_websocket_connect_with_the_right_token_subscribes(
 # -- @connections (management API) ------------------------------------------------------------
 
 
-def _aws(cloud: RunningCloud, service: str, **kwargs: Any) -> Any:
-    """A boto3 client with fake credentials: SigV4-signed, as IAM is not emulated locally."""
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=kwargs.pop("endpoint_url", cloud.state["moto_endpoint"]),
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        **kwargs,
-    )
-
-
 def _connection_ids(cloud: RunningCloud) -> set[str]:
     table = next(
         r["id"]
         for r in cloud.state["resources"]
         if r["type"] == "aws:dynamodb/table:Table" and r["name"] == "fanout-connections"
     )
-    items = _aws(cloud, "dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+    items = cloud.aws("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
     return {item["connection_id"]["S"] for item in items}
 
 
@@ -639,7 +626,7 @@ async def target(
 
 
 async def _post_signed(cloud: RunningCloud, connection_id: str, data: bytes) -> None:
-    client = _aws(cloud, "apigatewaymanagementapi", endpoint_url=_ws_http_url(cloud))
+    client = cloud.aws("apigatewaymanagementapi", endpoint_url=_ws_http_url(cloud))
     await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=data)
 
 
@@ -668,7 +655,7 @@ async def test_connections_api_refuses_unsigned_calls(
 async def test_connections_api_serves_signed_calls(
     local_cloud: RunningCloud, target: Target
 ) -> None:
-    client = _aws(local_cloud, "apigatewaymanagementapi", endpoint_url=_ws_http_url(local_cloud))
+    client = local_cloud.aws("apigatewaymanagementapi", endpoint_url=_ws_http_url(local_cloud))
     described = await asyncio.to_thread(client.get_connection, ConnectionId=target.connection_id)
     assert {"ConnectedAt", "Identity", "LastActiveAt"} <= set(described)
     await _post_signed(local_cloud, target.connection_id, b'{"hello": 1}')

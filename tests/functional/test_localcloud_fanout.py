@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -29,17 +28,6 @@ from tests.functional.ticks import ingest, make_ticks, new_symbol
 DEADLINE_S = 20.0
 """Bound on every wait for a delivery (generous: the local cloud delivers in well under 1 s)."""
 DELIVERY_BOUND_S = 10.0
-
-
-def _client(cloud: RunningCloud, service: str, **kwargs: Any) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=kwargs.pop("endpoint_url", cloud.state["moto_endpoint"]),
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        **kwargs,
-    )
 
 
 def _resource_id(cloud: RunningCloud, typ: str, name: str) -> str:
@@ -129,7 +117,7 @@ async def test_subscriber_queues_get_exactly_the_ticks_of_their_symbols(
     local_cloud: RunningCloud, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN ticks of the alpha queue's symbols, the beta queue's symbol and an unsubscribed one
-    sqs = _client(local_cloud, "sqs")
+    sqs = local_cloud.aws("sqs")
     urls = _queue_urls(local_cloud)
     now = int(time.time() * 1000)
     sent = {
@@ -210,7 +198,7 @@ async def test_a_closed_connection_is_pruned_after_the_next_broadcast(
     # GIVEN a connection that closed without its $disconnect reaching the table (best effort
     # on AWS), subscribed to a symbol, and a live client subscribed to the same symbol
     symbol = new_symbol()
-    dynamodb = _client(local_cloud, "dynamodb")
+    dynamodb = local_cloud.aws("dynamodb")
     table = _resource_id(local_cloud, "aws:dynamodb/table:Table", "fanout-connections")
     gone = "R29uZUNvbm5lY3Q="
     dynamodb.put_item(
@@ -223,8 +211,7 @@ async def test_a_closed_connection_is_pruned_after_the_next_broadcast(
         },
     )
     # ... which the management API reports gone, as botocore's GoneException
-    management = _client(
-        local_cloud,
+    management = local_cloud.aws(
         "apigatewaymanagementapi",
         endpoint_url=local_cloud.outputs[outputs.WS_URL].replace("ws://", "http://", 1),
     )
@@ -265,8 +252,8 @@ async def test_a_poison_record_is_isolated_and_goes_to_the_on_failure_queue(
     local_cloud: RunningCloud,
 ) -> None:
     # GIVEN one write of a good block, a block whose payload no code can decode, a good block
-    dynamodb = _client(local_cloud, "dynamodb")
-    sqs = _client(local_cloud, "sqs")
+    dynamodb = local_cloud.aws("dynamodb")
+    sqs = local_cloud.aws("sqs")
     now = int(time.time() * 1000)
     ticks = make_ticks("POIA.X", 3, start_ms=now) + make_ticks("POIB.X", 3, start_ms=now)
     good = [block.to_item() for block in build_blocks([Tick.model_validate(t) for t in ticks])]

@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
 
 from infra import outputs
@@ -16,16 +15,6 @@ from tests.functional.cloudproc import RunningCloud
 from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 
 DRAIN_DEADLINE_S = 60.0
-
-
-def _sqs(cloud: RunningCloud) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=cloud.state["moto_endpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def _depth(sqs: Any, url: str) -> int:
@@ -75,7 +64,7 @@ async def test_every_acknowledged_tick_is_stored_under_write_faults(
     assert sum(1 for _, (status, _) in results[100:] if status == 202) > 0, "nothing spilled"
     acked = [t for batch, (status, _) in results if status in (200, 202) for t in batch]
     # THEN once the replay poller drained the spill queue ...
-    sqs = _sqs(local_cloud)
+    sqs = local_cloud.aws("sqs")
     spill = local_cloud.outputs[outputs.SPILL_QUEUE_URL]
     await _wait_until(lambda: _depth(sqs, spill) == 0, "the spill queue to drain")
     # ... every acknowledged tick is stored exactly once, and nothing went to the DLQ

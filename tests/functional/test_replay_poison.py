@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-import boto3
 import pytest
 
 from handlers.core.blocks import build_blocks
@@ -39,16 +38,6 @@ from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 WAIT_S = 30.0
 """Bound of every wait; the poison needs two visibility timeouts (2 x 6 s) to reach the DLQ."""
 T = TypeVar("T")
-
-
-def _client(cloud: RunningCloud, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=cloud.state["moto_endpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 async def _until(check: Callable[[], Awaitable[T | None]], what: str) -> T:
@@ -150,7 +139,7 @@ async def test_a_poison_spill_message_goes_to_the_dlq_and_alarms_without_blockin
     local_cloud: RunningCloud, http: aiohttp.ClientSession
 ) -> None:
     cloud, admin = local_cloud, Admin(http, local_cloud)
-    sqs, sns, cloudwatch = (_client(cloud, s) for s in ("sqs", "sns", "cloudwatch"))
+    sqs, sns, cloudwatch = (cloud.aws(s) for s in ("sqs", "sns", "cloudwatch"))
     spill, dlq = cloud.outputs[outputs.SPILL_QUEUE_URL], cloud.outputs[outputs.DLQ_URL]
     spill_attributes = sqs.get_queue_attributes(
         QueueUrl=spill, AttributeNames=["QueueArn", "RedrivePolicy"]
