@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from handlers.core.connections import ConnectionStore
-from tests.unit.core.conftest import cloud, fake_aws_env
+from tests.unit.core.conftest import cloud
 from tests.unit.core.test_ws import make_connections_table
 
 # Fixtures of the core handler tests, shared: pytest finds fixtures by name in a conftest.
-__all__ = ["FUZZ", "MOTO_FUZZ", "TOKEN", "cloud", "connections", "fake_aws_env", "token_secret"]
+__all__ = ["FUZZ", "MOTO_FUZZ", "TOKEN", "cloud", "connections", "token_secret"]
 
 FUZZ = settings(
     max_examples=100,

@@ -47,8 +47,11 @@ def faults(clock: Clock) -> FaultInjector:
 
 
 @pytest.fixture
-def ddb(faults: FaultInjector, fake_aws_env: None) -> Iterator[Any]:
+def ddb(
+    faults: FaultInjector, fake_aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     """A DynamoDB client of a fresh session with the injector's hooks, on moto in-process."""
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)  # no function is running
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         faults.install(session._session)
@@ -62,18 +65,6 @@ def ddb(faults: FaultInjector, fake_aws_env: None) -> Iterator[Any]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
-
-
-@pytest.fixture
-def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
 
 
 def put(n: int) -> dict[str, Any]:

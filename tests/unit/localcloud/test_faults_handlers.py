@@ -19,7 +19,7 @@ from handlers.core.errors import StoreUnavailable
 from handlers.core.replay import MAX_HOLD_S, ReplayService, VisibilityBackoff
 from handlers.core.store import WriteReport
 from localcloud.faults import UNAVAILABLE, FaultInjector, InjectedCrash, parse_settings
-from tests.unit.core.conftest import Cloud, body_of, cloud, fake_aws_env  # noqa: F401 - fixtures
+from tests.unit.core.conftest import Cloud, body_of, cloud  # noqa: F401 - a fixture
 from tests.unit.core.events import http_v2, rest_v1, sqs
 
 INGEST = "ingest-fn"
