@@ -134,18 +134,19 @@ def _page_candidates(
     if len(args) < 5:
         return list(partition.values())
     range_comparison, range_objs, limit, start_key, forward = args[:5]
-    if range_comparison not in (None, "BETWEEN") or any(
-        k.type != "S" for k in (*partition, *(range_objs or ()))
-    ):
+    if range_comparison not in (None, "BETWEEN") or any(o.type != "S" for o in range_objs or ()):
         return list(partition.values())
     low, high = (range_objs[0].value, range_objs[1].value) if range_comparison else (None, None)
     start = ((start_key or {}).get(range_attr) or {}).get("S")
-    keys = [
-        key
-        for key in partition
-        if (low is None or low <= key.value <= high)
-        and (start is None or (key.value > start if forward is not False else key.value < start))
-    ]
+    keys = []
+    for key in partition:  # one pass: this runs for every page
+        if key.type != "S":
+            return list(partition.values())
+        value = key.value
+        if (low is None or low <= value <= high) and (
+            start is None or (value > start if forward is not False else value < start)
+        ):
+            keys.append(key)
     if limit:
         pick = heapq.nlargest if forward is False else heapq.nsmallest
         keys = pick(limit + 1, keys, key=lambda key: key.value)
