@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from localcloud.cloud import CloudOptions, LocalCloud
+from localcloud.deploy.stackconfig import parse_override
 from localcloud.errors import LocalCloudError
-from localcloud.motoproc import SWITCH_INTERVAL_S
-from localcloud.stackconfig import parse_override
+from localcloud.moto.process import SWITCH_INTERVAL_S
 
 __all__ = ["EXIT_USAGE", "READY_PREFIX", "main"]
 

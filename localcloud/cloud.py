@@ -27,23 +27,23 @@ import boto3
 from aiohttp import web
 
 from infra.outputs import DASHBOARD_URL, INGEST_TOKEN, WS_URL
-from localcloud import environ
-from localcloud.alarms import build_alarms
+from localcloud.alarms.evaluator import build_alarms
+from localcloud.deploy.program import Deployment, run_program
+from localcloud.deploy.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
+from localcloud.deploy.stackconfig import StackConfig, load_stack_config, project_name
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
-from localcloud.funclogs import FunctionLogs
-from localcloud.gateway import DASHBOARD_PREFIX, build_app
-from localcloud.headersize import PARSER_LIMIT_BYTES
-from localcloud.httpapi import build_http_apis
-from localcloud.lambdas import FunctionSpec, LambdaFunction, runtime_environment
-from localcloud.motoserver import MotoServer
-from localcloud.pollers import build_pollers
-from localcloud.program import Deployment, run_program
-from localcloud.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
-from localcloud.restapi import build_rest_apis
-from localcloud.stackconfig import StackConfig, load_stack_config, project_name
-from localcloud.streams import StreamPoller
-from localcloud.websocket import build_websocket_apis, management_endpoints
+from localcloud.gateway.app import DASHBOARD_PREFIX, build_app
+from localcloud.gateway.headersize import PARSER_LIMIT_BYTES
+from localcloud.gateway.httpapi import build_http_apis
+from localcloud.gateway.restapi import build_rest_apis
+from localcloud.gateway.websocket import build_websocket_apis, management_endpoints
+from localcloud.moto.server import MotoServer
+from localcloud.runtime import environ
+from localcloud.runtime.functions import FunctionSpec, LambdaFunction, runtime_environment
+from localcloud.runtime.logs import FunctionLogs
+from localcloud.sources.mappings import build_pollers
+from localcloud.sources.streams import StreamPoller
 
 __all__ = ["PROJECT_ROOT", "CloudOptions", "LocalCloud"]
 

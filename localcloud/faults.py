@@ -62,7 +62,7 @@ MODES: Final = (THROTTLE_WRITES, UNAVAILABLE, CRASH)
 LEGACY_THROTTLE: Final = "fail_writes"
 """The first name of `throttle_writes` (CLI `--fail-writes`), still accepted and reported."""
 FUNCTION_ENV: Final = "AWS_LAMBDA_FUNCTION_NAME"
-"""Set per invocation thread by `localcloud.environ`, as Lambda sets it per sandbox."""
+"""Set per invocation thread by `localcloud.runtime.environ`, as Lambda sets it per sandbox."""
 MAX_FOR_S: Final = 86_400.0
 _THROTTLE_CODE: Final = "ProvisionedThroughputExceededException"
 _CRASH_MARK: Final = "localcloud_crash"

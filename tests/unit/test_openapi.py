@@ -26,10 +26,10 @@ from handlers.core.settings import Settings
 from handlers.core.store import WriteReport
 from infra.ingest import INGEST_ROUTE
 from infra.query import QUERY_ROUTES
-from localcloud.httpapi import HttpApi, HttpRoute
-from localcloud.openapi import local_servers
-from localcloud.restapi import RestApi, RestMethod
-from localcloud.routing import PathTemplate
+from localcloud.gateway.httpapi import HttpApi, HttpRoute
+from localcloud.gateway.openapi import local_servers
+from localcloud.gateway.restapi import RestApi, RestMethod
+from localcloud.gateway.routing import PathTemplate
 from tests.unit.core.events import http_v2, rest_v1
 from tests.unit.core.memory import MemorySource
 

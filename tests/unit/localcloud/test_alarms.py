@@ -16,22 +16,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from moto import mock_aws
 
-from localcloud.alarms import (
-    ALARM,
-    INSUFFICIENT_DATA,
-    OK,
-    AlarmDefinition,
-    AlarmEvaluator,
-    AlarmPublisher,
-    Datapoint,
-    LocalAlarm,
-    build_alarms,
-    decide,
-    probe_for,
-)
+from localcloud.alarms.definition import ALARM, INSUFFICIENT_DATA, OK, AlarmDefinition
+from localcloud.alarms.evaluator import AlarmEvaluator, AlarmPublisher, LocalAlarm, build_alarms
+from localcloud.alarms.probes import probe_for
+from localcloud.alarms.rules import Datapoint, decide
+from localcloud.deploy.program import Deployment, Resource
 from localcloud.faults import FaultInjector
-from localcloud.gateway import build_app
-from localcloud.program import Deployment, Resource
+from localcloud.gateway.app import build_app
 
 REGION = "us-east-1"
 DLQ_DEPTH: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from localcloud.funclogs import FunctionLogs
+from localcloud.runtime.logs import FunctionLogs
 
 
 def test_prints_on_function_threads_go_to_their_log_and_others_to_stdout(tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.lambdas import FunctionSpec, FunctionTimeout, LambdaFunction
+from localcloud.runtime.functions import FunctionSpec, FunctionTimeout, LambdaFunction
 
 CODE = """
 def quick(event, context):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from localcloud.motoproc import _page_candidates
+from localcloud.moto.process import _page_candidates
 
 KEYS = st.lists(st.text("0123456789#ab", min_size=1, max_size=6), unique=True, max_size=40)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from localcloud.streams import matches_filters, wire_record
+from localcloud.sources.filters import matches_filters
+from localcloud.sources.streams import wire_record
 
 NEW_TICKS = [json.loads('{"eventName": ["INSERT", "MODIFY"]}')]
 

@@ -16,19 +16,19 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from localcloud.deploy.program import Deployment
+from localcloud.deploy.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.errors import LocalCloudError
-from localcloud.events import (
+from localcloud.gateway.events import (
     encode_body,
     gateway_error,
     request_id,
     request_time,
     result_response,
 )
-from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.program import Deployment
-from localcloud.provision import ACCOUNT_ID, invoke_arn_function
-from localcloud.ratelimit import TokenBucket, stage_throttles
-from localcloud.routing import PathTemplate, route_integration
+from localcloud.gateway.ratelimit import TokenBucket, stage_throttles
+from localcloud.gateway.routing import PathTemplate, route_integration
+from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 
 __all__ = ["HttpApi", "HttpAuthorizer", "HttpRoute", "build_http_apis"]
 

@@ -28,9 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.pollers import PollerStats
-from localcloud.program import Resource
+from localcloud.deploy.program import Resource
+from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
+from localcloud.sources.base import PollerStats
+from localcloud.sources.filters import matches_filters
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -41,12 +42,11 @@ __all__ = [
     "FailureDestination",
     "StreamPoller",
     "failure_destination",
-    "matches_filters",
     "stream_poller",
     "wire_record",
 ]
 
-_log = logging.getLogger("localcloud.streams")
+_log = logging.getLogger("localcloud.sources.streams")
 POLL_INTERVAL_S: Final = 0.05
 """Idle poll period per shard. Lambda polls 4 times a second; faster here, as moto is local and
 the latency benchmark measures the emulation, not the poll period."""
@@ -79,51 +79,6 @@ def wire_record(record: Mapping[str, Any], *, region: str, source_arn: str) -> d
     event.setdefault("eventSource", "aws:dynamodb")
     event.setdefault("eventVersion", "1.1")
     return event
-
-
-def _match_value(pattern: Any, value: Any, present: bool) -> bool:
-    """One leaf of an event filter: a list of allowed values or operators."""
-    if not isinstance(pattern, list):
-        return False
-    for allowed in pattern:
-        if isinstance(allowed, dict):
-            if "exists" in allowed and bool(allowed["exists"]) == present:
-                return True
-            if (
-                "prefix" in allowed
-                and isinstance(value, str)
-                and value.startswith(str(allowed["prefix"]))
-            ):
-                return True
-            if "anything-but" in allowed and present:
-                excluded = allowed["anything-but"]
-                excluded = excluded if isinstance(excluded, list) else [excluded]
-                if value not in excluded:
-                    return True
-        elif present and allowed == value:
-            return True
-    return False
-
-
-def _match(pattern: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
-    for key, sub in pattern.items():
-        present = key in document
-        value = document.get(key)
-        if isinstance(sub, dict):
-            if not isinstance(value, dict) or not _match(sub, value):
-                return False
-        elif not _match_value(sub, value, present):
-            return False
-    return True
-
-
-def matches_filters(patterns: list[dict[str, Any]], record: Mapping[str, Any]) -> bool:
-    """Lambda event filtering: a record passes if any pattern matches (no patterns: all pass).
-
-    Supported: exact values, nested objects, `exists`, `prefix`, `anything-but` (what stream
-    filters on `eventName` and `dynamodb.NewImage` need); numeric ranges are not emulated.
-    """
-    return not patterns or any(_match(p, record) for p in patterns)
 
 
 @dataclass

@@ -14,13 +14,19 @@ from typing import Any
 
 from aiohttp import web
 
+from localcloud.deploy.program import Deployment
+from localcloud.deploy.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.errors import LocalCloudError
-from localcloud.events import encode_body, gateway_error, request_id, request_time, result_response
-from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.program import Deployment
-from localcloud.provision import ACCOUNT_ID, invoke_arn_function
-from localcloud.ratelimit import Quota, TokenBucket
-from localcloud.routing import PathTemplate
+from localcloud.gateway.events import (
+    encode_body,
+    gateway_error,
+    request_id,
+    request_time,
+    result_response,
+)
+from localcloud.gateway.ratelimit import Quota, TokenBucket
+from localcloud.gateway.routing import PathTemplate
+from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 
 __all__ = ["ApiKey", "RestApi", "RestMethod", "UsagePlan", "build_rest_apis"]
 

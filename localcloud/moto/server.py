@@ -8,7 +8,7 @@ import threading
 from typing import IO, Final
 
 from localcloud.errors import LocalCloudError
-from localcloud.motoproc import PORT_PREFIX
+from localcloud.moto.process import PORT_PREFIX
 
 __all__ = ["MotoServer"]
 
@@ -17,7 +17,7 @@ _STOP_TIMEOUT_S: Final = 10.0
 
 
 class MotoServer:
-    """Starts `python -m localcloud.motoproc`, learns its port, and stops it (and waits)."""
+    """Starts `python -m localcloud.moto.process`, learns its port, and stops it (and waits)."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
@@ -42,7 +42,7 @@ class MotoServer:
     def start(self) -> None:
         """Launch the process; returns at once (use `wait_ready` for the port)."""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.motoproc"],
+            [sys.executable, "-m", "localcloud.moto.process"],
             stdin=subprocess.PIPE,  # closing it (or dying) stops moto: no orphan
             stdout=subprocess.PIPE,
             text=True,

@@ -14,7 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
-from localcloud.events import gateway_error
+from localcloud.gateway.events import gateway_error
 
 __all__ = ["HEADER_BYTES_LIMIT", "PARSER_LIMIT_BYTES", "oversized"]
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from botocore.config import Config
 
-from localcloud.alarms import INITIAL_REASON, AlarmDefinition
+from localcloud.alarms.definition import INITIAL_REASON, AlarmDefinition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,8 +55,8 @@ EMULATED: Final = {
     "aws:sns/topic:Topic": "moto: topic",
     "aws:sns/topicSubscription:TopicSubscription": "moto: subscription (SQS delivery)",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "moto: alarm; evaluated by localcloud.alarms",
-    "aws:lambda/function:Function": "in-process Lambda environment (localcloud.lambdas)",
-    "aws:lambda/eventSourceMapping:EventSourceMapping": "poller (localcloud.pollers)",
+    "aws:lambda/function:Function": "in-process Lambda environment (localcloud.runtime.functions)",
+    "aws:lambda/eventSourceMapping:EventSourceMapping": "poller (localcloud.sources)",
     "aws:apigatewayv2/api:Api": "gateway: HTTP or WebSocket API mounted at /<apiId>",
     "aws:apigatewayv2/integration:Integration": "gateway: Lambda proxy integration",
     "aws:apigatewayv2/authorizer:Authorizer": "gateway: Lambda REQUEST authorizer, cached",
@@ -156,7 +156,7 @@ def _password(inputs: dict[str, Any]) -> str:
 
 
 class LocalProvider:
-    """`localcloud.program.Provider` that materialises resources in moto and on the gateway."""
+    """The `Provider` of `localcloud.deploy.program`: creates resources in moto and the gateway."""
 
     def __init__(
         self, *, stack: str, region: str, gateway_url: str, moto_endpoint: Callable[[], str]

@@ -1,9 +1,9 @@
 """Run the Pulumi program under the mock runtime and record what it declares and exports.
 
-The mocks do not invent outputs themselves: a `Provider` (`localcloud.provision`) creates each
-resource locally and answers with the outputs AWS would (ARNs, ids, URLs that point at the local
-gateway), so the program's own URL logic turns into local URLs. The run happens in its own thread
-with its own event loop, because Pulumi outputs are bound to the loop they were created on.
+The mocks do not invent outputs themselves: a `Provider` (`localcloud.deploy.provision`)
+creates each resource locally and answers with the outputs AWS would (ARNs, ids, URLs that point at
+the local gateway), so the program's own URL logic turns into local URLs. The run happens in its
+own thread with its own event loop, because Pulumi outputs are bound to the loop that made them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any, Final, Protocol, cast
 
 import pulumi
 
+from localcloud.deploy.stackconfig import StackConfig
 from localcloud.errors import ProgramError
-from localcloud.stackconfig import StackConfig
 
 __all__ = ["Deployment", "Provider", "Resource", "plain", "run_program"]
 

@@ -1,4 +1,4 @@
-"""The moto server process: `python -m localcloud.motoproc` prints `PORT <n>` once it listens.
+"""The moto server process: `python -m localcloud.moto.process` prints `PORT <n>` once it listens.
 
 It runs until its stdin closes or it gets SIGTERM/SIGINT, so a parent that dies never leaves it
 behind. Everything here trades moto's generality for speed on the local cloud's hot path:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from localcloud.program import Deployment
+    from localcloud.deploy.program import Deployment
 
 __all__ = ["PERIODS", "Limits", "Quota", "TokenBucket", "stage_throttles"]
 

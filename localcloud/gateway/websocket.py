@@ -32,17 +32,17 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
+from localcloud.deploy.program import Deployment
+from localcloud.deploy.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.errors import LocalCloudError
-from localcloud.events import gateway_error, request_id, request_time
-from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.program import Deployment
-from localcloud.provision import ACCOUNT_ID, invoke_arn_function
-from localcloud.ratelimit import TokenBucket, stage_throttles
-from localcloud.routing import route_integration
+from localcloud.gateway.events import gateway_error, request_id, request_time
+from localcloud.gateway.ratelimit import TokenBucket, stage_throttles
+from localcloud.gateway.routing import route_integration
+from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 
 __all__ = ["WebSocketApi", "WsRoute", "build_websocket_apis", "management_endpoints"]
 
-_log = logging.getLogger("localcloud.websocket")
+_log = logging.getLogger("localcloud.gateway.websocket")
 _BODY_PREFIX: Final = "$request.body."
 _MAX_MESSAGE_BYTES: Final = 128 * 1024
 """API Gateway's frame/message limit (PostToConnection answers 413 above it)."""

@@ -6,7 +6,7 @@ stages as the first segment; REST and WebSocket APIs: stage first, the latter wi
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
 `/dashboard/` serves the static live dashboard (`dashboard/` of the project; API ids are 10
 characters, so never `dashboard`); on AWS the same files would sit behind CloudFront.
-`/openapi.json` is the APIs' OpenAPI document with this gateway's URLs (`localcloud.openapi`).
+`/openapi.json` is the APIs' OpenAPI document with this gateway's URLs (`openapi`).
 Pollers and the alarm evaluator run as the app's background tasks (`cleanup_ctx`), so they stop
 with it; `/_localcloud/alarms` shows each alarm's state (`localcloud.alarms`).
 """
@@ -22,16 +22,16 @@ from typing import Final
 
 from aiohttp import web
 
-from localcloud.alarms import AlarmEvaluator
-from localcloud.events import gateway_error
+from localcloud.alarms.evaluator import AlarmEvaluator
 from localcloud.faults import FaultInjector, FaultSettingsError, parse_settings
-from localcloud.headersize import oversized
-from localcloud.httpapi import HttpApi
-from localcloud.lambdas import LambdaFunction
-from localcloud.openapi import OPENAPI_PATH, openapi_handler
-from localcloud.pollers import Poller
-from localcloud.restapi import RestApi
-from localcloud.websocket import WebSocketApi
+from localcloud.gateway.events import gateway_error
+from localcloud.gateway.headersize import oversized
+from localcloud.gateway.httpapi import HttpApi
+from localcloud.gateway.openapi import OPENAPI_PATH, openapi_handler
+from localcloud.gateway.restapi import RestApi
+from localcloud.gateway.websocket import WebSocketApi
+from localcloud.runtime.functions import LambdaFunction
+from localcloud.sources.base import Poller
 
 __all__ = [
     "ADMIN_PREFIX",

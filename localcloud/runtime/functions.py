@@ -4,7 +4,7 @@ A function's module is imported from the staged code directory (the program's `c
 path) as a private copy: the handler package's modules are swapped out of `sys.modules` during
 the import and back afterwards, so two functions never share module state (settings, cached
 clients), as two Lambda functions would not. Imports and invocations see the function's
-environment variables plus what the Lambda runtime sets (`localcloud.environ`), with
+environment variables plus what the Lambda runtime sets (`localcloud.runtime.environ`), with
 `AWS_ENDPOINT_URL` pointing at moto and fake credentials, so handlers run unchanged.
 
 Invocations run in a shared thread pool (handlers are blocking boto3 code). The timeout is
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
-from localcloud import environ
 from localcloud.errors import LocalCloudError
-from localcloud.funclogs import FunctionLogs
+from localcloud.runtime import environ
+from localcloud.runtime.logs import FunctionLogs
 
 Handler = Callable[[Any, Any], Any]
 """A Lambda handler: (event, context) -> result."""
@@ -47,7 +47,7 @@ __all__ = [
     "runtime_environment",
 ]
 
-_log = logging.getLogger("localcloud.lambdas")
+_log = logging.getLogger("localcloud.runtime.functions")
 _IMPORT_LOCK: Final = threading.Lock()
 # Variables that would point boto3 at a real account or profile: hidden inside functions.
 _HIDDEN: Final = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from localcloud.deploy.program import Resource
 from localcloud.errors import LocalCloudError
-from localcloud.program import Resource
 
 __all__ = ["PathTemplate", "route_integration"]
 

@@ -30,370 +30,38 @@ import asyncio
 import functools
 import json
 import logging
-import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import botocore.session
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+
+from localcloud.alarms.definition import (
+    ALARM,
+    INITIAL_REASON,
+    INSUFFICIENT_DATA,
+    LOCAL_PERIOD_S,
+    METRIC_ALARM,
+    OK,
+    AlarmDefinition,
+    State,
+)
+from localcloud.alarms.probes import FunctionCounters, Probe, probe_for
+from localcloud.alarms.rules import Datapoint, decide
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-    from localcloud.program import Deployment
+    from localcloud.deploy.program import Deployment
 
-__all__ = [
-    "ALARM",
-    "INSUFFICIENT_DATA",
-    "LOCAL_PERIOD_S",
-    "METRIC_ALARM",
-    "OK",
-    "AlarmDefinition",
-    "AlarmEvaluator",
-    "AlarmPublisher",
-    "Datapoint",
-    "FunctionCounters",
-    "LocalAlarm",
-    "Probe",
-    "State",
-    "Transition",
-    "Verdict",
-    "build_alarms",
-    "decide",
-    "probe_for",
-]
+__all__ = ["AlarmEvaluator", "AlarmPublisher", "LocalAlarm", "Transition", "build_alarms"]
 
-State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-OK: Final[State] = "OK"
-ALARM: Final[State] = "ALARM"
-INSUFFICIENT_DATA: Final[State] = "INSUFFICIENT_DATA"
-METRIC_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
-LOCAL_PERIOD_S: Final = 1.0
-"""How long one alarm period lasts locally, whatever the program declares."""
-INITIAL_REASON: Final = "Unchecked: Initial alarm creation"
-
-_log = logging.getLogger("localcloud.alarms")
-_COMPARISONS: Final[dict[str, tuple[Callable[[float, float], bool], str]]] = {
-    "GreaterThanThreshold": (operator.gt, "greater than"),
-    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
-    "LessThanThreshold": (operator.lt, "less than"),
-    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
-}
-_SQS_ATTRIBUTES: Final = {
-    "ApproximateNumberOfMessagesVisible": "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible": "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed": "ApproximateNumberOfMessagesDelayed",
-}
-_STATISTICS: Final = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
-# Lambda metric -> (counter of events, counter of the samples they are among): an Errors
-# datapoint is 0 or 1 per invocation, a Throttles or Invocations datapoint is 1 per event.
-_LAMBDA_COUNTERS: Final = {
-    "Errors": ("errors", "invocations"),
-    "Throttles": ("throttles", "throttles"),
-    "Invocations": ("invocations", "invocations"),
-}
+_log = logging.getLogger(__name__)
 _SUBJECT_MAX: Final = 100
 """SNS's limit on a subject's length."""
-
-
-class AlarmDefinition(BaseModel):
-    """A `MetricAlarm` as the program declared it (Pulumi's camelCase inputs, plus name and arn)."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
-
-    name: str
-    arn: str = ""
-    alarm_description: str = ""
-    namespace: str = ""
-    metric_name: str = ""
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    statistic: str | None = None
-    extended_statistic: str | None = None
-    unit: str | None = None
-    period: int = Field(60, ge=1)
-    evaluation_periods: int = Field(1, ge=1)
-    datapoints_to_alarm: int | None = Field(None, ge=1)
-    threshold: float | None = None
-    threshold_metric_id: str | None = None
-    comparison_operator: str
-    treat_missing_data: str = "missing"
-    evaluate_low_sample_count_percentiles: str | None = None
-    actions_enabled: bool = True
-    alarm_actions: tuple[str, ...] = ()
-    ok_actions: tuple[str, ...] = ()
-    insufficient_data_actions: tuple[str, ...] = ()
-    metric_queries: tuple[dict[str, Any], ...] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        # An input the program left unset arrives as None (or not at all): use the default.
-        if isinstance(data, Mapping):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-    @property
-    def datapoints(self) -> int:
-        """Breaching datapoints in the window that put the alarm in ALARM."""
-        return self.datapoints_to_alarm or self.evaluation_periods
-
-    def actions(self, state: State) -> tuple[str, ...]:
-        """The actions of a transition into `state`."""
-        return {
-            ALARM: self.alarm_actions,
-            OK: self.ok_actions,
-            INSUFFICIENT_DATA: self.insufficient_data_actions,
-        }[state]
-
-    def put_request(self) -> dict[str, Any]:
-        """The PutMetricAlarm request that creates this alarm."""
-        request: dict[str, Any] = {
-            "AlarmName": self.name,
-            "AlarmDescription": self.alarm_description,
-            "ActionsEnabled": self.actions_enabled,
-            "AlarmActions": list(self.alarm_actions),
-            "OKActions": list(self.ok_actions),
-            "InsufficientDataActions": list(self.insufficient_data_actions),
-            "EvaluationPeriods": self.evaluation_periods,
-            "ComparisonOperator": self.comparison_operator,
-            "TreatMissingData": self.treat_missing_data,
-        }
-        optional: dict[str, Any] = {
-            "Namespace": self.namespace or None,
-            "MetricName": self.metric_name or None,
-            "Statistic": self.statistic,
-            "ExtendedStatistic": self.extended_statistic,
-            "Unit": self.unit,
-            "DatapointsToAlarm": self.datapoints_to_alarm,
-            "Threshold": self.threshold,
-            "ThresholdMetricId": self.threshold_metric_id,
-            "EvaluateLowSampleCountPercentile": self.evaluate_low_sample_count_percentiles,
-        }
-        request.update({key: value for key, value in optional.items() if value is not None})
-        if self.metric_queries:
-            request["Metrics"] = [_metric_query(query) for query in self.metric_queries]
-        else:
-            request["Period"] = self.period
-            request["Dimensions"] = [{"Name": k, "Value": v} for k, v in self.dimensions.items()]
-        return request
-
-
-def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
-    """One `metricQueries` entry of the program as a `Metrics` entry of PutMetricAlarm."""
-    out: dict[str, Any] = {"Id": query["id"], "ReturnData": bool(query.get("returnData", False))}
-    for source, target in (("expression", "Expression"), ("label", "Label")):
-        if query.get(source):
-            out[target] = query[source]
-    if query.get("period"):
-        out["Period"] = int(query["period"])
-    metric = query.get("metric")
-    if metric:
-        stat: dict[str, Any] = {
-            "Metric": {
-                "Namespace": metric.get("namespace", ""),
-                "MetricName": metric["metricName"],
-                "Dimensions": [
-                    {"Name": k, "Value": v} for k, v in (metric.get("dimensions") or {}).items()
-                ],
-            },
-            "Period": int(metric["period"]),
-            "Stat": metric["stat"],
-        }
-        if metric.get("unit"):
-            stat["Unit"] = metric["unit"]
-        out["MetricStat"] = stat
-    return out
-
-
-# -- observing metrics -------------------------------------------------------------------------
-
-Probe = Callable[[], float | None]
-"""The datapoint of the period that just ended; None when CloudWatch would have none."""
-
-
-class FunctionCounters(Protocol):
-    """What the alarms read from a local Lambda function (`localcloud.lambdas.LambdaFunction`)."""
-
-    invocations: int
-    errors: int
-    throttles: int
-
-
-class _QueueGauge:
-    """An SQS depth metric: moto's queue attribute, sampled once per period."""
-
-    def __init__(self, sqs: SQSClient, url: str, attribute: str, statistic: str) -> None:
-        self._sqs = sqs
-        self._url = url
-        self._attribute = cast("QueueAttributeNameType", attribute)
-        self._sample_count = statistic == "SampleCount"
-
-    def __call__(self) -> float | None:
-        name = self._attribute
-        answer = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=[name])
-        value = float(answer["Attributes"][name])
-        return 1.0 if self._sample_count else value
-
-
-class _FunctionCounter:
-    """A Lambda count metric over one period: `events` new events among `samples` new samples."""
-
-    def __init__(
-        self, function: FunctionCounters, events: str, samples: str, statistic: str
-    ) -> None:
-        self._function = function
-        self._counters = (events, samples)
-        self._statistic = statistic
-        self._last = self._read()
-
-    def _read(self) -> tuple[int, int]:
-        events, samples = self._counters
-        return int(getattr(self._function, events)), int(getattr(self._function, samples))
-
-    def __call__(self) -> float | None:
-        now = self._read()
-        events, samples = now[0] - self._last[0], now[1] - self._last[1]
-        self._last = now
-        # A timeout is counted when it fires, possibly a period after its invocation started.
-        samples = max(samples, events)
-        if samples == 0:
-            return None
-        return {
-            "Sum": float(events),
-            "SampleCount": float(samples),
-            "Average": events / samples,
-            "Maximum": 1.0 if events else 0.0,
-            "Minimum": 1.0 if events == samples else 0.0,
-        }[self._statistic]
-
-
-def probe_for(
-    definition: AlarmDefinition,
-    *,
-    queues: Mapping[str, str],
-    functions: Mapping[str, FunctionCounters],
-    sqs: SQSClient,
-) -> Probe | str:
-    """How to observe the alarm's metric locally, or why it cannot be observed."""
-    if definition.metric_queries:
-        return "metric math is not evaluated locally"
-    if definition.comparison_operator not in _COMPARISONS:
-        return f"{definition.comparison_operator} (an anomaly band) is not evaluated locally"
-    if definition.threshold is None:
-        return "no static threshold"
-    if definition.extended_statistic is not None:
-        return f"extended statistic {definition.extended_statistic} is not observed locally"
-    statistic = definition.statistic or ""
-    metric = f"{definition.namespace} {definition.metric_name}"
-    if statistic not in _STATISTICS:
-        return f"{metric}: statistic {statistic!r} is not observed locally"
-    dimensions = definition.dimensions
-    if definition.namespace == "AWS/SQS":
-        attribute = _SQS_ATTRIBUTES.get(definition.metric_name)
-        if attribute is None:
-            return f"{metric} is not observed locally (moto's queues do not report it)"
-        url = queues.get(dimensions.get("QueueName", ""))
-        if set(dimensions) != {"QueueName"} or url is None:
-            return f"{metric}: dimensions {dimensions} name no queue of the program"
-        return _QueueGauge(sqs, url, attribute, statistic)
-    if definition.namespace == "AWS/Lambda" and definition.metric_name in _LAMBDA_COUNTERS:
-        function = functions.get(dimensions.get("FunctionName", ""))
-        if set(dimensions) != {"FunctionName"} or function is None:
-            return f"{metric}: dimensions {dimensions} name no function of the program"
-        events, samples = _LAMBDA_COUNTERS[definition.metric_name]
-        return _FunctionCounter(function, events, samples, statistic)
-    return f"{metric} is not observed locally"
-
-
-# -- deciding ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Datapoint:
-    """One period's value (None: no data for that period)."""
-
-    at: datetime
-    value: float | None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The state an evaluation decides, and CloudWatch's kind of reason for it."""
-
-    state: State
-    reason: str
-
-
-def decide(
-    definition: AlarmDefinition, window: Sequence[Datapoint], current: State
-) -> Verdict | None:
-    """The state after evaluating `window` (the last `evaluationPeriods` periods); None: keep.
-
-    CloudWatch's rules: ALARM when at least `datapointsToAlarm` datapoints breach, missing ones
-    counting as breaching only with `treatMissingData=breaching`. With no datapoint at all,
-    `missing` gives INSUFFICIENT_DATA and `ignore` keeps the current state; otherwise OK.
-    """
-    compare, words = _COMPARISONS[definition.comparison_operator]
-    threshold = definition.threshold
-    if threshold is None:
-        raise ValueError(f"{definition.name}: no static threshold to compare with")
-    present = [p for p in window if p.value is not None]
-    missing = definition.evaluation_periods - len(present)
-    breaching = [p for p in present if p.value is not None and compare(p.value, threshold)]
-    treat = definition.treat_missing_data
-    counted = len(breaching) + (missing if treat == "breaching" else 0)
-    needed = definition.datapoints
-    periods = definition.evaluation_periods
-    if counted >= needed:
-        extra = f" and {missing} missing treated as [Breaching]" if treat == "breaching" else ""
-        return Verdict(
-            ALARM,
-            f"Threshold Crossed: {len(breaching)} out of the last {periods} datapoints "
-            f"[{_values(breaching)}]{extra} {_was(counted)} {words} the threshold "
-            f"({threshold}) (minimum {needed} datapoint{_s(needed)} for OK -> ALARM transition).",
-        )
-    if not present:
-        if treat == "missing":
-            return Verdict(
-                INSUFFICIENT_DATA, f"Insufficient Data: {periods} datapoints were unknown."
-            )
-        if treat == "ignore":
-            return None
-        return Verdict(
-            OK,
-            f"Threshold Crossed: no datapoints were received for {periods} periods and "
-            f"{periods} missing datapoints were treated as [NonBreaching].",
-        )
-    return Verdict(
-        OK,
-        f"Threshold Crossed: {len(breaching)} out of the last {periods} datapoints "
-        f"[{_values(present)}] {_was(len(breaching))} {words} the threshold ({threshold}) "
-        f"(minimum {needed} datapoint{_s(needed)} for OK -> ALARM transition).",
-    )
-
-
-def _values(points: Sequence[Datapoint]) -> str:
-    return ", ".join(f"{float(p.value or 0)} ({p.at:%d/%m/%y %H:%M:%S})" for p in reversed(points))
-
-
-def _was(count: int) -> str:
-    return "was" if count == 1 else "were"
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
-
-
-# -- state, actions, the loop ------------------------------------------------------------------
 
 
 def _now() -> datetime:

@@ -4,7 +4,7 @@ SQS semantics kept: batch size and batching window; with `ReportBatchItemFailure
 messages stay on the queue and the rest are deleted; a function error (or a malformed failure
 report) fails the whole batch. Failed messages come back after the queue's visibility timeout,
 and moto moves a message to the dead-letter queue once it was received `maxReceiveCount` times
-(redrive is moto's, as SQS's is SQS's). DynamoDB stream sources are `localcloud.streams`.
+(redrive is moto's, as SQS's is SQS's). DynamoDB stream sources are `localcloud.sources.streams`.
 """
 
 from __future__ import annotations
@@ -12,47 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
-from localcloud.lambdas import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.program import Deployment, Resource
+from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
+from localcloud.sources.base import PollerStats
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-__all__ = ["Poller", "PollerStats", "SqsPoller", "build_pollers"]
+__all__ = ["SqsPoller"]
 
-_log = logging.getLogger("localcloud.pollers")
+_log = logging.getLogger("localcloud.sources.sqs")
 _MAX_RECEIVE: Final = 10
 """SQS returns at most 10 messages per ReceiveMessage."""
 _LONG_POLL_S: Final = 2
 """Short enough that shutdown never waits long for an outstanding receive."""
-
-
-class Poller(Protocol):
-    """A background loop feeding one function from one event source."""
-
-    stats: PollerStats
-
-    async def run(self) -> None:
-        """Poll until cancelled."""
-        ...
-
-
-@dataclass
-class PollerStats:
-    """Counters for the health endpoint and the tests."""
-
-    source: str
-    function: str
-    batches: int = 0
-    delivered: int = 0
-    deleted: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class SqsPoller:
@@ -186,78 +161,3 @@ class SqsPoller:
             "eventSourceARN": self._arn,
             "awsRegion": self._region,
         }
-
-
-Clients = Callable[[str], Any]
-"""Service name -> a boto3 client of moto (shared, created once)."""
-_Factory = Callable[[Resource, LambdaFunction, Deployment, Clients, str], "Poller | None"]
-
-
-def _sqs_poller(
-    mapping: Resource,
-    function: LambdaFunction,
-    deployment: Deployment,
-    clients: Clients,
-    region: str,
-) -> Poller | None:
-    arn = str(mapping.inputs["eventSourceArn"])
-    queue = next(
-        (q for q in deployment.of_type("aws:sqs/queue:Queue") if q.outputs.get("arn") == arn), None
-    )
-    if queue is None:
-        return None
-    return SqsPoller(
-        client=clients("sqs"),
-        queue_url=str(queue.outputs["url"]),
-        queue_arn=arn,
-        function=function,
-        batch_size=int(mapping.inputs.get("batchSize") or 10),
-        window_s=float(mapping.inputs.get("maximumBatchingWindowInSeconds") or 0),
-        report_failures="ReportBatchItemFailures"
-        in (mapping.inputs.get("functionResponseTypes") or []),
-        region=region,
-    )
-
-
-def _stream_poller(
-    mapping: Resource,
-    function: LambdaFunction,
-    deployment: Deployment,
-    clients: Clients,
-    region: str,
-) -> Poller | None:
-    from localcloud.streams import stream_poller  # here: it imports this module
-
-    return stream_poller(mapping, function, clients, region)
-
-
-_FACTORIES: Final[dict[str, _Factory]] = {"sqs": _sqs_poller, "dynamodb": _stream_poller}
-"""Event source service (from the source ARN) -> poller."""
-
-
-def build_pollers(
-    deployment: Deployment,
-    functions: Mapping[str, LambdaFunction],
-    clients: Clients,
-    region: str,
-) -> tuple[list[Poller], list[str]]:
-    """Pollers for the program's event source mappings, and notes on the ones not emulated."""
-    pollers: list[Poller] = []
-    notes: list[str] = []
-    for mapping in deployment.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"):
-        if mapping.inputs.get("enabled") is False:
-            continue
-        source = str(mapping.inputs.get("eventSourceArn") or "")
-        service = source.split(":")[2] if source.count(":") >= 2 else ""
-        function = functions.get(str(mapping.inputs.get("functionName")))
-        factory = _FACTORIES.get(service)
-        poller = (
-            factory(mapping, function, deployment, clients, region)
-            if factory is not None and function is not None
-            else None
-        )
-        if poller is None:
-            notes.append(f"event source mapping {mapping.name} ({service or source}): not emulated")
-        else:
-            pollers.append(poller)
-    return pollers, notes

@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from localcloud.httpapi import HttpApi
-from localcloud.restapi import RestApi
+from localcloud.gateway.httpapi import HttpApi
+from localcloud.gateway.restapi import RestApi
 
 __all__ = ["OPENAPI_PATH", "local_servers", "openapi_handler"]
 
