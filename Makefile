@@ -1,21 +1,33 @@
-# Two commands: `make demo` and `make test`. Both build .venv from pyproject.toml first.
+# Two commands: `make demo` and `make test`. Both build .venv from uv.lock first.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# uv itself comes from PyPI at this version, into .tools/ (pyproject's [tool.uv] requires it).
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 # The first Python >= 3.11 on PATH builds the venv.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: venv test lint typecheck unit demo clean
+.PHONY: venv lock test lint typecheck unit demo clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(UV):
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ not found on PATH"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Exactly what uv.lock says (`--locked` fails if pyproject.toml and the lock disagree).
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet --python "$$(command -v $(PYTHON))"
 	@touch $@
+
+# Re-resolve after editing pyproject.toml; the layer's pins follow the lock.
+lock: | $(UV)
+	$(UV) lock
+	$(UV) run --locked python -m infra.layerlock --write
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -36,4 +48,4 @@ demo: venv
 	$(PY) -m localcloud demo
 
 clean:
-	rm -rf $(VENV) .build .localcloud .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .build .localcloud .mypy_cache .pytest_cache .ruff_cache
