@@ -1,4 +1,7 @@
-"""MarketStream's Pulumi program: stack config -> components -> exports (DESIGN §1)."""
+"""MarketStream's Pulumi program: stack config -> components -> exports.
+
+The paths and the layout are described in docs/architecture.md.
+"""
 
 import json
 

@@ -1,4 +1,6 @@
-"""`DashboardSite`: the live dashboard page in a private S3 bucket behind CloudFront (DESIGN §2).
+"""`DashboardSite`: the live dashboard page in a private S3 bucket behind CloudFront.
+
+See docs/architecture.md (The paths on AWS) and docs/fanout.md.
 
 The bucket blocks every form of public access; CloudFront reads it through an Origin Access
 Control, and the bucket policy lets only this distribution's service principal read objects.

@@ -1,10 +1,11 @@
 """`FanoutPath`: the table's stream -> SNS topic -> per-client SQS queues, and a WebSocket API.
 
-DESIGN §2. Two consumers read the tick table's stream, each with its own event source mapping:
-the fan-out consumer publishes every new block to a topic that client queues subscribe to with
-filter policies, and the broadcaster pushes new ticks to the WebSocket connections subscribed to
-their symbols. Stream retries are bounded (AWS's default retries until a record leaves the
-stream, 24 h, blocking its shard); the fan-out consumer's exhausted records go to an SQS queue.
+See docs/architecture.md and docs/fanout.md. Two consumers read the tick table's stream, each with
+its own event source mapping: the fan-out consumer publishes every new block to a topic that client
+queues subscribe to with filter policies, and the broadcaster pushes new ticks to the WebSocket
+connections subscribed to their symbols. Stream retries are bounded (AWS's default retries until a
+record leaves the stream, 24 h, blocking its shard); the fan-out consumer's exhausted records go to
+an SQS queue.
 """
 
 from __future__ import annotations

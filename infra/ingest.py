@@ -1,8 +1,8 @@
 """`IngestPath`: HTTP API `POST /ingest` -> ingest Lambda -> table, with spill queue and replay.
 
-DESIGN §2: the authorizer checks a bearer token held in Secrets Manager; the ingest handler
-spills blocks the table refuses to an SQS queue that the replay function drains; messages that
-keep failing land in the dead-letter queue.
+See docs/architecture.md: the authorizer checks a bearer token held in Secrets Manager; the ingest
+handler spills blocks the table refuses to an SQS queue that the replay function drains; messages
+that keep failing land in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -195,7 +195,8 @@ class IngestPath(pulumi.ComponentResource):
         )
 
         # API Gateway invokes synchronously, so these act only for producers that invoke the
-        # function asynchronously (DESIGN §8); the handler itself spills what the table refuses.
+        # function asynchronously (docs/architecture.md, Pitfalls); the handler itself spills
+        # what the table refuses.
         lambda_.FunctionEventInvokeConfig(
             f"{name}-ingest-async",
             function_name=self.ingest_function.function_name,

@@ -1,9 +1,10 @@
 """`Observability`: alarms to an SNS topic, a dashboard, a monthly budget, Logs Insights queries.
 
-DESIGN §2. What each alarm means and what to do about it is in `docs/operations.md`; the metric
-names of the handlers' EMF lines come from `handlers.core.metrics`, so the two cannot disagree.
-Stream consumers (fan-out, broadcast) get an IteratorAge alarm — how far behind the stream they
-are — and a lag widget; records the fan-out consumer gave up on alarm through its failure queue.
+See docs/architecture.md. What each alarm means and what to do about it is in `docs/operations.md`;
+the metric names of the handlers' EMF lines come from `handlers.core.metrics`, so the two cannot
+disagree. Stream consumers (fan-out, broadcast) get an IteratorAge alarm — how far behind the
+stream they are — and a lag widget; records the fan-out consumer gave up on alarm through its
+failure queue.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`QueryPath`: REST API `GET /query|/latest|/bars` with API keys and usage plans per tier.
 
-Usage plans and API keys exist only on REST APIs (DESIGN §8), which is why the read side is a
-REST API while ingest is an HTTP API.
+Usage plans and API keys exist only on REST APIs (docs/architecture.md, Pitfalls), which is why
+the read side is a REST API while ingest is an HTTP API.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class QueryPath(pulumi.ComponentResource):
             f"{name}-deployment",
             rest_api=api.id,
             # A deployment is a snapshot: without a trigger that changes with the API, stages
-            # keep serving the old routes (DESIGN §8).
+            # keep serving the old routes (docs/architecture.md, Pitfalls).
             triggers={"redeployment": _api_fingerprint(methods, integrations)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*methods, *integrations]),
         )

@@ -1,4 +1,4 @@
-"""`TickStore`: the DynamoDB table that holds tick blocks (DESIGN §2)."""
+"""`TickStore`: the DynamoDB table that holds tick blocks (docs/architecture.md, Data model)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClo
 
 @pytest.fixture(scope="session")
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP client for the session, with explicit limits (DESIGN §8)."""
+    """One HTTP client for the session, with explicit limits (docs/architecture.md, Pitfalls)."""
     connector = aiohttp.TCPConnector(limit=64)
     timeout = aiohttp.ClientTimeout(total=30, connect=5)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

@@ -1,15 +1,15 @@
 """DynamoDB stream event source mappings: Lambda's stream poller, one shard at a time, in order.
 
-Semantics kept (DESIGN §8, Lambda's documentation): the iterator starts at LATEST when the local
-cloud starts; batches of up to `batchSize` records, waiting at most the batching window after the
-first; filter criteria (dropped records are checkpointed past, as Lambda does); one invocation per
-shard at a time, so order within a shard holds. A partial batch response checkpoints at the first
-failed `itemIdentifier` and retries from there; a raised error fails the whole batch. With
-`bisectBatchOnFunctionError` a failing batch whose head fails is halved (halving does not count as
-a retry, as on AWS) until the bad record is alone. After `maximumRetryAttempts` retries, or once a
-record is older than `maximumRecordAgeInSeconds`, the batch's *metadata* (shard, sequence range,
-never the records) goes to the on-failure destination and the shard moves on. Nothing is skipped
-without a count in the stats and a log line.
+Semantics kept (docs/architecture.md, Pitfalls; Lambda's documentation): the iterator starts at
+LATEST when the local cloud starts; batches of up to `batchSize` records, waiting at most the
+batching window after the first; filter criteria (dropped records are checkpointed past, as Lambda
+does); one invocation per shard at a time, so order within a shard holds. A partial batch response
+checkpoints at the first failed `itemIdentifier` and retries from there; a raised error fails the
+whole batch. With `bisectBatchOnFunctionError` a failing batch whose head fails is halved (halving
+does not count as a retry, as on AWS) until the bad record is alone. After `maximumRetryAttempts`
+retries, or once a record is older than `maximumRecordAgeInSeconds`, the batch's *metadata* (shard,
+sequence range, never the records) goes to the on-failure destination and the shard moves on.
+Nothing is skipped without a count in the stats and a log line.
 
 Records come from moto's DynamoDB Streams API and are delivered the way Lambda delivers them:
 JSON-shaped, so binary attribute values are base64 strings and times are epoch seconds.

@@ -41,7 +41,7 @@ def test_a_package_missing_from_the_lock_is_named(tmp_path: Path) -> None:
         'version = 1\n[[package]]\nname = "pydantic"\nversion = "2.0"\n'
         'dependencies = [{ name = "gone" }]\n'
     )
-    with pytest.raises(KeyError, match="gone is not in uv.lock"):
+    with pytest.raises(KeyError, match=r"gone is not in uv\.lock"):
         layerlock.pinned_requirements(lock)
 
 
