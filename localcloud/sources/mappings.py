@@ -2,61 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+import json
+from collections.abc import Mapping
+from typing import Final
 
 from localcloud.deploy.program import Deployment, Resource
 from localcloud.runtime.functions import LambdaFunction
-from localcloud.sources.base import Poller
-from localcloud.sources.sqs import SqsPoller
+from localcloud.sources.base import Clients, MappingSettings, Poller
+from localcloud.sources.sqs import sqs_poller
 from localcloud.sources.streams import stream_poller
 
-__all__ = ["Clients", "build_pollers"]
+__all__ = ["build_pollers", "mapping_settings"]
+
+_DEFAULT_BATCH: Final = {"sqs": 10, "dynamodb": 100}
+"""Lambda's default batch size per source service."""
 
 
-Clients = Callable[[str], Any]
-"""Service name -> a boto3 client of moto (shared, created once)."""
-_Factory = Callable[[Resource, LambdaFunction, Deployment, Clients, str], "Poller | None"]
-
-
-def _sqs_poller(
-    mapping: Resource,
-    function: LambdaFunction,
-    deployment: Deployment,
-    clients: Clients,
-    region: str,
-) -> Poller | None:
-    arn = str(mapping.inputs["eventSourceArn"])
-    queue = next(
-        (q for q in deployment.of_type("aws:sqs/queue:Queue") if q.outputs.get("arn") == arn), None
-    )
-    if queue is None:
-        return None
-    return SqsPoller(
-        client=clients("sqs"),
-        queue_url=str(queue.outputs["url"]),
-        queue_arn=arn,
+def mapping_settings(
+    mapping: Resource, function: LambdaFunction, service: str, region: str
+) -> MappingSettings:
+    """What the mapping declares that every kind of poller honours."""
+    inputs = mapping.inputs
+    filters = []
+    for entry in (inputs.get("filterCriteria") or {}).get("filters") or []:
+        pattern = entry.get("pattern") if isinstance(entry, dict) else None
+        if pattern:
+            filters.append(json.loads(pattern) if isinstance(pattern, str) else dict(pattern))
+    return MappingSettings(
+        source_arn=str(inputs["eventSourceArn"]),
         function=function,
-        batch_size=int(mapping.inputs.get("batchSize") or 10),
-        window_s=float(mapping.inputs.get("maximumBatchingWindowInSeconds") or 0),
-        report_failures="ReportBatchItemFailures"
-        in (mapping.inputs.get("functionResponseTypes") or []),
+        batch_size=int(inputs.get("batchSize") or _DEFAULT_BATCH.get(service, 10)),
+        window_s=float(inputs.get("maximumBatchingWindowInSeconds") or 0),
+        report_failures="ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),
+        filters=tuple(filters),
         region=region,
     )
-
-
-def _stream_poller(
-    mapping: Resource,
-    function: LambdaFunction,
-    deployment: Deployment,
-    clients: Clients,
-    region: str,
-) -> Poller | None:
-    return stream_poller(mapping, function, clients, region)
-
-
-_FACTORIES: Final[dict[str, _Factory]] = {"sqs": _sqs_poller, "dynamodb": _stream_poller}
-"""Event source service (from the source ARN) -> poller."""
 
 
 def build_pollers(
@@ -74,12 +54,13 @@ def build_pollers(
         source = str(mapping.inputs.get("eventSourceArn") or "")
         service = source.split(":")[2] if source.count(":") >= 2 else ""
         function = functions.get(str(mapping.inputs.get("functionName")))
-        factory = _FACTORIES.get(service)
-        poller = (
-            factory(mapping, function, deployment, clients, region)
-            if factory is not None and function is not None
-            else None
-        )
+        poller: Poller | None = None
+        if function is not None:
+            settings = mapping_settings(mapping, function, service, region)
+            if service == "sqs":
+                poller = sqs_poller(settings, deployment, clients)
+            elif service == "dynamodb":
+                poller = stream_poller(mapping, settings, clients)
         if poller is None:
             notes.append(f"event source mapping {mapping.name} ({service or source}): not emulated")
         else:

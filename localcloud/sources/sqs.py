@@ -10,65 +10,38 @@ and moto moves a message to the dead-letter queue once it was received `maxRecei
 from __future__ import annotations
 
 import asyncio
-import logging
+import json
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.sources.base import PollerStats
+from localcloud.deploy.program import Deployment
+from localcloud.sources.base import Clients, MappingSettings, Poller
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-__all__ = ["SqsPoller"]
+__all__ = ["SqsPoller", "sqs_poller"]
 
-_log = logging.getLogger("localcloud.sources.sqs")
 _MAX_RECEIVE: Final = 10
 """SQS returns at most 10 messages per ReceiveMessage."""
 _LONG_POLL_S: Final = 2
 """Short enough that shutdown never waits long for an outstanding receive."""
 
 
-class SqsPoller:
+class SqsPoller(Poller):
     """Lambda's SQS poller for one event source mapping."""
 
-    def __init__(
-        self,
-        *,
-        client: SQSClient,
-        queue_url: str,
-        queue_arn: str,
-        function: LambdaFunction,
-        batch_size: int,
-        window_s: float,
-        report_failures: bool,
-        region: str,
-    ) -> None:
+    def __init__(self, settings: MappingSettings, *, client: SQSClient, queue_url: str) -> None:
+        super().__init__(settings)
         self._client = client
         self._url = queue_url
-        self._arn = queue_arn
-        self._function = function
-        self._batch_size = max(1, batch_size)
-        self._window_s = max(0.0, window_s)
-        self._report_failures = report_failures
-        self._region = region
-        self.stats = PollerStats(queue_arn, function.spec.name)
 
-    async def run(self) -> None:
-        """Gather batches and deliver them until cancelled."""
-        while True:
-            try:
-                batch = await self._gather()
-                if batch:
-                    await self._deliver(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # moto hiccup: note it, keep polling
-                self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-                del self.stats.errors[:-20]
-                _log.warning("poller %s: %s", self._arn, exc)
-                await asyncio.sleep(0.5)  # back off from a failing source instead of spinning
+    async def _poll(self) -> bool:
+        batch = await self._gather()
+        if batch:
+            await self._deliver(batch)
+        return bool(batch)
 
     async def _receive(self, count: int, wait_s: int) -> list[MessageTypeDef]:
         answer = await asyncio.to_thread(
@@ -98,18 +71,30 @@ class SqsPoller:
         return batch
 
     async def _deliver(self, batch: list[MessageTypeDef]) -> None:
-        self.stats.batches += 1
-        self.stats.delivered += len(batch)
-        event = {"Records": [self._record(m) for m in batch]}
-        try:
-            result = await self._function.invoke(event)
-        except (FunctionError, FunctionThrottled) as exc:
-            self.stats.failed += len(batch)
-            _log.warning("poller %s: batch of %d failed: %s", self._arn, len(batch), exc)
-            return
-        failed = self._failed_ids(result, batch)
-        done = [m for m in batch if m["MessageId"] not in failed]
-        self.stats.failed += len(batch) - len(done)
+        records = [self._record(m) for m in batch]
+        kept = self._matching(records)
+        # Lambda deletes the messages its filters drop, unseen by the function.
+        kept_ids = {r["messageId"] for r in kept}
+        done = [m for m in batch if m["MessageId"] not in kept_ids]
+        if kept:
+            done.extend(await self._processed(batch, records, kept))
+        await self._delete(done)
+
+    async def _processed(
+        self, batch: list[MessageTypeDef], records: list[dict[str, Any]], kept: list[dict[str, Any]]
+    ) -> list[MessageTypeDef]:
+        """Invoke with the kept records; the messages to delete (all but the failed ones)."""
+        outcome = await self._invoke(kept)
+        if outcome.error is not None:
+            self.stats.failed += len(kept)
+            return []
+        # Reported messages stay on the queue (back after the visibility timeout), the rest go.
+        failed = set(self._reported_failures(outcome.result, [r["messageId"] for r in kept]))
+        self.stats.failed += len(failed)
+        by_id = {m["MessageId"]: m for m in batch}
+        return [by_id[r["messageId"]] for n, r in enumerate(kept) if n not in failed]
+
+    async def _delete(self, done: list[MessageTypeDef]) -> None:
         for i in range(0, len(done), _MAX_RECEIVE):
             chunk = done[i : i + _MAX_RECEIVE]
             await asyncio.to_thread(
@@ -121,23 +106,13 @@ class SqsPoller:
             )
             self.stats.deleted += len(chunk)
 
-    def _failed_ids(self, result: Any, batch: list[MessageTypeDef]) -> set[str]:
-        """Message ids to keep on the queue; all of them if the report is malformed."""
-        everything = {m["MessageId"] for m in batch}
-        if not self._report_failures or not isinstance(result, dict):
-            return set()
-        reported = result.get("batchItemFailures")
-        if not reported:
-            return set()
-        if not isinstance(reported, list):
-            return everything
-        ids = set()
-        for item in reported:
-            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-            if not identifier or identifier not in everything:
-                return everything  # Lambda fails the whole batch on a bad identifier
-            ids.add(str(identifier))
-        return ids
+    def _filtered_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        # Lambda matches `body` patterns against the body's JSON fields when it is a JSON object.
+        try:
+            body = json.loads(record["body"])
+        except ValueError:
+            return record
+        return {**record, "body": body} if isinstance(body, dict) else record
 
     def _record(self, message: MessageTypeDef) -> dict[str, Any]:
         attributes = {
@@ -161,3 +136,16 @@ class SqsPoller:
             "eventSourceARN": self._arn,
             "awsRegion": self._region,
         }
+
+
+def sqs_poller(
+    settings: MappingSettings, deployment: Deployment, clients: Clients
+) -> SqsPoller | None:
+    """The poller for a mapping whose source is a queue of the program; None if it is not."""
+    arn = settings.source_arn
+    queue = next(
+        (q for q in deployment.of_type("aws:sqs/queue:Queue") if q.outputs.get("arn") == arn), None
+    )
+    if queue is None:
+        return None
+    return SqsPoller(settings, client=clients("sqs"), queue_url=str(queue.outputs["url"]))

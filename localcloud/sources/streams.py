@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from localcloud.deploy.program import Resource
-from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
-from localcloud.sources.base import PollerStats
-from localcloud.sources.filters import matches_filters
+from localcloud.sources.base import Clients, MappingSettings, Poller
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -101,42 +99,28 @@ class _Shard:
     """Bisection's cap on the next batch (None: batch size)."""
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     """Lambda's DynamoDB stream poller for one event source mapping."""
+
+    idle_s = POLL_INTERVAL_S
 
     def __init__(
         self,
+        settings: MappingSettings,
         *,
         client: DynamoDBStreamsClient,
-        stream_arn: str,
-        function: LambdaFunction,
-        batch_size: int,
-        window_s: float,
-        report_failures: bool,
         bisect: bool,
         max_retries: int,
         max_record_age_s: float,
-        filters: list[dict[str, Any]],
         on_failure: FailureDestination | None,
-        region: str,
-        mapping_uuid: str = "",
     ) -> None:
+        super().__init__(settings)
         self._client = client
-        self._arn = stream_arn
-        self._function = function
-        self._batch_size = max(1, batch_size)
-        self._window_s = max(0.0, window_s)
-        self._report_failures = report_failures
         self._bisect = bisect
         self._max_retries = max_retries  # -1: until the record expires (AWS's default)
         self._max_age_s = max_record_age_s  # <= 0: no limit
-        self._filters = filters
         self._on_failure = on_failure
-        self._region = region
-        self._uuid = mapping_uuid
         self._shards: list[_Shard] = []
-        self.stats = PollerStats(stream_arn, function.spec.name)
-        self.filtered = 0
         self.discarded = 0
 
     def prepare(self) -> None:
@@ -150,24 +134,16 @@ class StreamPoller:
             )["ShardIterator"]
             self._shards.append(_Shard(shard["ShardId"], iterator))
 
-    async def run(self) -> None:
-        """Poll every shard until cancelled (shards of one stream share this task: in order)."""
+    async def _start(self) -> None:
         if not self._shards:
             await asyncio.to_thread(self.prepare)
-        while True:
-            busy = False
-            for shard in self._shards:
-                try:
-                    busy = await self._step(shard) or busy
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # moto hiccup: note it, keep polling
-                    self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-                    del self.stats.errors[:-20]
-                    _log.warning("stream poller %s: %s", self._arn, exc)
-                    await asyncio.sleep(0.5)
-            if not busy:
-                await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def _poll(self) -> bool:
+        """One round over the shards (shards of one stream share this task: in order)."""
+        busy = False
+        for shard in self._shards:
+            busy = await self._step(shard) or busy
+        return busy
 
     async def _fetch(self, shard: _Shard) -> int:
         """Append newly arrived records (filtered) to the shard's pending list; how many came."""
@@ -181,9 +157,7 @@ class StreamPoller:
             wire_record(r, region=self._region, source_arn=self._arn)
             for r in answer.get("Records", [])
         ]
-        kept = [r for r in records if matches_filters(self._filters, r)]
-        self.filtered += len(records) - len(kept)
-        shard.pending.extend(kept)
+        shard.pending.extend(self._matching(records))  # dropped ones are checkpointed past
         return len(records)
 
     async def _step(self, shard: _Shard) -> bool:
@@ -219,18 +193,13 @@ class StreamPoller:
             await self._give_up(shard, shard.pending[:expired], "RecordAgeExceeded", None)
 
     async def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
-        self.stats.batches += 1
-        self.stats.delivered += len(batch)
-        error: str | None = None
-        failed_at: int | None = None
-        try:
-            result = await self._function.invoke({"Records": batch})
-        except (FunctionError, FunctionThrottled) as exc:
-            error = "Unhandled" if isinstance(exc, FunctionError) else "Throttled"
-            failed_at = 0
-            _log.warning("stream poller %s: batch of %d failed: %s", self._arn, len(batch), exc)
+        outcome = await self._invoke(batch)
+        if outcome.error is not None:
+            failed_at: int | None = 0
         else:
-            failed_at = self._first_failure(result, batch)
+            sequence = [_sequence(record) for record in batch]
+            failed = self._reported_failures(outcome.result, sequence)
+            failed_at = failed[0] if failed else None
         if failed_at is None:
             self._checkpoint(shard, len(batch))
             return
@@ -244,27 +213,9 @@ class StreamPoller:
             return
         shard.retries += 1
         if 0 <= self._max_retries < shard.retries:
-            await self._give_up(shard, batch, "RetryAttemptsExhausted", error)
+            await self._give_up(shard, batch, "RetryAttemptsExhausted", outcome.error)
             return
         await asyncio.sleep(_BACKOFF_S[min(shard.retries, len(_BACKOFF_S)) - 1])
-
-    def _first_failure(self, result: Any, batch: list[dict[str, Any]]) -> int | None:
-        """Index of the checkpoint a partial batch response names; 0 if the report is bad."""
-        if not self._report_failures or not isinstance(result, dict):
-            return None
-        reported = result.get("batchItemFailures")
-        if not reported:
-            return None
-        sequence = [str(r.get("dynamodb", {}).get("SequenceNumber", "")) for r in batch]
-        if not isinstance(reported, list):
-            return 0
-        indices = []
-        for item in reported:
-            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-            if not identifier or str(identifier) not in sequence:
-                return 0  # Lambda treats a bad identifier as a failure of the whole batch
-            indices.append(sequence.index(str(identifier)))
-        return min(indices)
 
     def _checkpoint(self, shard: _Shard, count: int) -> None:
         del shard.pending[:count]
@@ -354,18 +305,12 @@ def _sns_publish(sns: SNSClient, arn: str, body: str) -> None:
 
 
 def stream_poller(
-    mapping: Resource, function: LambdaFunction, clients: Callable[[str], Any], region: str
+    mapping: Resource, settings: MappingSettings, clients: Clients
 ) -> StreamPoller | None:
     """The poller for a mapping whose source is a table's stream; None for other DynamoDB ARNs."""
     inputs = mapping.inputs
-    arn = str(inputs["eventSourceArn"])
-    if "/stream/" not in arn:
+    if "/stream/" not in settings.source_arn:
         return None
-    filters = []
-    for entry in (inputs.get("filterCriteria") or {}).get("filters") or []:
-        pattern = entry.get("pattern") if isinstance(entry, dict) else None
-        if pattern:
-            filters.append(json.loads(pattern) if isinstance(pattern, str) else dict(pattern))
     destination = None
     target = ((inputs.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")
     if target:
@@ -373,17 +318,10 @@ def stream_poller(
     retries = inputs.get("maximumRetryAttempts")
     age = inputs.get("maximumRecordAgeInSeconds")
     return StreamPoller(
+        settings,
         client=clients("dynamodbstreams"),
-        stream_arn=arn,
-        function=function,
-        batch_size=int(inputs.get("batchSize") or 100),
-        window_s=float(inputs.get("maximumBatchingWindowInSeconds") or 0),
-        report_failures="ReportBatchItemFailures" in (inputs.get("functionResponseTypes") or []),
         bisect=bool(inputs.get("bisectBatchOnFunctionError")),
         max_retries=int(retries) if retries is not None else -1,
         max_record_age_s=float(age) if age is not None and age >= 0 else 0.0,
-        filters=filters,
         on_failure=destination,
-        region=region,
-        mapping_uuid=mapping.id,
     )
