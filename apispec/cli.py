@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Final
 
 from apispec.document import build_document, render
+from cliargs import UsageParser, usage_error
 
 __all__ = ["DEFAULT_OUTPUT", "EXIT_STALE", "EXIT_USAGE", "REGENERATE", "main"]
 
@@ -17,18 +17,11 @@ DEFAULT_OUTPUT: Final = Path(__file__).resolve().parent.parent / "docs" / "opena
 REGENERATE: Final = "python -m apispec"
 """The command that rewrites the document (quoted in staleness messages)."""
 EXIT_STALE: Final = 1
-EXIT_USAGE: Final = 64
+EXIT_USAGE: Final = os.EX_USAGE
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line and exits 64."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> UsageParser:
+    parser = UsageParser(
         prog="python -m apispec",
         description="Write the OpenAPI document of the ingest and query APIs.",
     )
@@ -64,7 +57,6 @@ def main(argv: Sequence[str]) -> int:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)  # a reader never sees half a document
     except OSError as exc:
-        print(f"apispec: cannot write {path}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("apispec", f"cannot write {path}: {exc.strerror}")
     print(f"apispec: wrote {path}")
     return 0

@@ -23,7 +23,9 @@ from typing import Any
 
 import aiohttp
 
-from bench.cloud import NO_STAGE_THROTTLE, start_cloud
+from bench.cloud import NO_STAGE_THROTTLE
+from cliargs import UsageParser
+from localcloud.launcher import launch
 
 __all__ = ["main"]
 
@@ -159,7 +161,7 @@ def _report(run: _Run, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 unless it could not run."""
-    parser = argparse.ArgumentParser(prog="python -m bench.fanout_latency", description=__doc__)
+    parser = UsageParser(prog="python -m bench.fanout_latency", description=__doc__)
     parser.add_argument("--ticks-per-s", type=float, default=100.0)
     # 10 ticks per request (10 req/s): at 1 tick per request (100 req/s) the ingest path itself
     # saturates the local cloud on a 2-CPU machine and the queueing, not fan-out, is measured.
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as tmp:
-        cloud = start_cloud(Path(tmp), config=NO_STAGE_THROTTLE)
+        cloud = launch(Path(tmp), NO_STAGE_THROTTLE)
         try:
             run = asyncio.run(_bench(cloud.outputs, args))
         finally:

@@ -1,14 +1,14 @@
 """The fault matrix as figures: what clients were told and what was stored, per injected fault.
 
 `python -m bench.faults [--rate 12] [--batch 10] [--cases throttle,outage,crash] [--json PATH]`
-starts a local cloud with `tests/functional/faults_stack.yaml`, and for each case runs the load
+starts a local cloud with `bench/faults_stack.yaml`, and for each case runs the load
 generator at a fixed rate while the fault is on (30 % of DynamoDB writes throttled for 20 s;
 DynamoDB unreachable for 10 s; the ingest function crashing mid-write in 5 % of invocations),
 waits for the spill queue to drain, reads every tick back, retries the unacknowledged requests
-with their Idempotency-Key and reads back again. The scenario is `tests/functional/faultcases.py`,
-the same one `tests/functional/test_fault_matrix.py` asserts on. Prints one table row per case
-(and the rows as JSON with `--json`); figures are printed, never judged. Exit status 0 unless the
-run could not be made; 64 for bad arguments.
+with their Idempotency-Key and reads back again. The scenario is `bench/faultcases.py`, the
+same one `tests/functional/test_fault_matrix.py` asserts on. Prints one table row per case (and
+the rows as JSON with `--json`); figures are printed, never judged. Exit status 0 unless the run
+could not be made; EX_USAGE for bad arguments.
 """
 
 from __future__ import annotations
@@ -16,19 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
-from tests.functional.cloudproc import start_cloud, stop_cloud
-from tests.functional.faultcases import CASES, Load, cloud_args, run_case
+from bench.faultcases import CASES, CLOUD, Load, run_case
+from cliargs import UsageParser
+from localcloud.launcher import launch
 
 __all__ = ["main"]
 
-EXIT_USAGE = 64
+_NO_WIDTH_LIMIT = 10_000
 COLUMNS = (
     ("case", "case"),
     ("requests", "requests"),
@@ -49,12 +52,6 @@ COLUMNS = (
     ("after_retry_missing", "missing after retry"),
     ("after_retry_duplicated", "dup. after retry"),
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
 
 
 def _positive(kind: type[float] | type[int], high: float) -> Any:
@@ -79,18 +76,23 @@ def _cases(text: str) -> list[str]:
     return names
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    cells = [[title for _, title in COLUMNS]]
-    cells += [[str(row[key]) for key, _ in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = []
-    for line in cells:
-        padded = (
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        lines.append("  ".join(padded))
-    return "\n".join(lines)
+def _table(rows: list[dict[str, Any]]) -> Table:
+    """One row per case: the case's name, then its figures (right-aligned)."""
+    table = Table(title="Fault matrix: what clients were told and what was stored")
+    for index, (_, title) in enumerate(COLUMNS):
+        table.add_column(title, justify="right" if index else "left")
+    for row in rows:
+        table.add_row(*(str(row[key]) for key, _ in COLUMNS))
+    return table
+
+
+def _print_unfolded(table: Table) -> None:
+    """Print `table` at its natural width: a narrow terminal must not fold its 18 columns."""
+    console = Console(highlight=False)
+    # Measured without the console's width, which would cap it to that very width.
+    unbounded = console.options.update_width(_NO_WIDTH_LIMIT)
+    natural = Measurement.get(console, unbounded, table).maximum
+    Console(highlight=False, width=max(console.width, natural)).print(table)
 
 
 async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -98,7 +100,7 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     chosen = [case for case in CASES if case.key in args.cases]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
-        cloud = start_cloud(Path(tmp), *cloud_args())
+        cloud = launch(Path(tmp), CLOUD)
         try:
             connector = aiohttp.TCPConnector(limit=64)
             timeout = aiohttp.ClientTimeout(total=30, connect=5)
@@ -111,13 +113,13 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     row["probes"] = {f"{s} {e}".strip(): n for (s, e), n in result.probes.items()}
                     rows.append(row)
         finally:
-            stop_cloud(cloud)
+            cloud.stop()
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the matrix and print its table; the exit status."""
-    parser = _Parser(prog="python -m bench.faults", description=__doc__)
+    parser = UsageParser(prog="python -m bench.faults", description=__doc__)
     parser.add_argument("--rate", type=_positive(float, 200), default=Load.rate, help="req/s")
     parser.add_argument("--batch", type=_positive(int, 500), default=Load.batch, help="ticks/req")
     parser.add_argument(
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"load: {args.rate:g} req/s x {args.batch} ticks, 8 symbols, one local cloud")
     rows = asyncio.run(_run(args))
-    print(_table(rows))
+    _print_unfolded(_table(rows))
     for row in rows:
         print(f"{row['case']}: /query during the fault: {row['probes']}")
     if args.json_path:

@@ -14,7 +14,10 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Final
+
+from rich.console import Console
+from rich.table import Table
 
 from handlers.core.blocks import build_blocks
 from handlers.core.ingest import IngestService
@@ -24,6 +27,15 @@ from handlers.core.store import BlockWriter
 
 SIZES = (1, 10, 100, 500)
 NOW = time.time_ns() // 1_000_000
+_CONSOLE: Final = Console(highlight=False)
+
+
+def _table(*columns: str, label: bool = False) -> Table:
+    """A table of figures, right-aligned; with `label`, the first column is a left-aligned name."""
+    table = Table()
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if label and index == 0 else "right")
+    return table
 
 
 class _AcceptAll:
@@ -68,7 +80,7 @@ def handler_cpu() -> None:
     service = IngestService(Settings(), lambda: writer, lambda: _NoSpill())
     rng = random.Random(1)
     print("handler CPU (ingest, DynamoDB stubbed), 1 symbol per request")
-    print(f"{'ticks/request':>14} {'requests':>9} {'us/request':>11} {'us/tick':>8}")
+    table = _table("ticks/request", "requests", "us/request", "us/tick")
     for n in SIZES:
         events = [_event(_body(n, rng)) for _ in range(20)]
         for event in events:  # warm caches (pydantic validators, regexes)
@@ -79,7 +91,8 @@ def handler_cpu() -> None:
             service.handle(events[i % len(events)])
         cpu = time.process_time() - start
         per_request = cpu / rounds * 1e6
-        print(f"{n:>14} {rounds:>9} {per_request:>11.1f} {per_request / n:>8.2f}")
+        table.add_row(str(n), str(rounds), f"{per_request:.1f}", f"{per_request / n:.2f}")
+    _CONSOLE.print(table)
 
 
 def _import_seconds(statement: str, repeat: int = 7) -> float:
@@ -95,15 +108,16 @@ def import_times() -> None:
     """Print each handler module's import time in a fresh process beside boto3 + pydantic."""
     baseline = _import_seconds("import boto3, pydantic")
     print("\nimport time in a fresh process (median of 7)")
-    print(f"{'module':<22} {'ms':>7} {'x baseline':>10}")
-    print(f"{'boto3 + pydantic':<22} {baseline * 1e3:>7.1f} {1.0:>10.2f}")
+    table = _table("module", "ms", "x baseline", label=True)
+    table.add_row("boto3 + pydantic", f"{baseline * 1e3:.1f}", f"{1.0:.2f}")
     for module in ("handlers.ingest", "handlers.query", "handlers.replay", "handlers.authorizer"):
         try:
             seconds = _import_seconds(f"import {module}")
         except subprocess.CalledProcessError:
-            print(f"{module:<22} {'(missing)':>7}")
+            table.add_row(module, "(missing)", "")
             continue
-        print(f"{module:<22} {seconds * 1e3:>7.1f} {seconds / baseline:>10.2f}")
+        table.add_row(module, f"{seconds * 1e3:.1f}", f"{seconds / baseline:.2f}")
+    _CONSOLE.print(table)
 
 
 def _number_bytes(text: str) -> int:
@@ -132,9 +146,13 @@ def write_units() -> None:
     print(
         "\nDynamoDB write units (1 WRU per started KB per item), ticks with size and a 10-char id"
     )
-    print(
-        f"{'ticks/request':>14} {'items':>6} {'bytes/item':>11} {'B/tick':>7} {'WRU/M ticks':>12}"
-        f" {'vs 1 item/tick':>15}"
+    table = _table(
+        "ticks/request",
+        "items",
+        "bytes/item",
+        "B/tick",
+        "WRU/M ticks",
+        "vs 1 item/tick",
     )
     for n in (1, 10, 100):
         ticks = [
@@ -151,10 +169,15 @@ def write_units() -> None:
         sizes = [item_bytes(b.to_item()) for b in blocks]
         units = sum(math.ceil(s / 1024) for s in sizes)
         per_million = units * 1_000_000 / n
-        print(
-            f"{n:>14} {len(blocks):>6} {statistics.mean(sizes):>11.0f}"
-            f" {sum(sizes) / n:>7.1f} {per_million:>12,.0f} {1_000_000 / per_million:>14.1f}x"
+        table.add_row(
+            str(n),
+            str(len(blocks)),
+            f"{statistics.mean(sizes):.0f}",
+            f"{sum(sizes) / n:.1f}",
+            f"{per_million:,.0f}",
+            f"{1_000_000 / per_million:.1f}x",
         )
+    _CONSOLE.print(table)
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ Figures are printed, never asserted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -19,7 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cloud import NO_STAGE_THROTTLE, ROOT, start_cloud
+from bench.cloud import NO_STAGE_THROTTLE
+from cliargs import UsageParser
+from localcloud.launcher import ROOT, launch
 
 __all__ = ["main"]
 
@@ -73,7 +74,7 @@ def _step(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = UsageParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument(
         "--rates-1", type=int, nargs="+", default=[100, 150, 200, 300, 400, 500, 600]
@@ -81,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates-100", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
-        cloud = start_cloud(Path(tmp), config=NO_STAGE_THROTTLE)
-        pids = {"localcloud": cloud.process.pid, "moto": cloud.moto.pid}
+        cloud = launch(Path(tmp), NO_STAGE_THROTTLE)
+        pids = {"localcloud": cloud.process.pid, "moto": cloud.moto_pid}
         outputs = Path(tmp) / "outputs.json"
         best: dict[int, dict[str, Any] | None] = {}
         try:

@@ -12,7 +12,7 @@ endpoint), and per process the RSS before the load, after the warm-up, at the en
 its growth (MB, MB/min).
 Figures are printed, never judged. Exit status: 0 the soak ran and every acknowledged tick was
 read back exactly once; 3 verify found missing or duplicated ticks (or could not read them);
-1 the soak could not be run; 64 bad arguments (one line); 130 interrupted (Ctrl-C, SIGTERM).
+1 the soak could not be run; EX_USAGE bad arguments (one line); 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import secrets
 import signal
 import sys
@@ -35,7 +36,6 @@ from typing import Any, Final
 import psutil
 from rich.console import Console
 
-from bench.cloud import ROOT, BenchCloud, CloudError, start_cloud
 from bench.rss import RssSampler, Sample
 from bench.soak_report import (
     SCHEMA,
@@ -49,7 +49,8 @@ from bench.soak_report import (
     write_plot,
 )
 from bench.soak_windows import WindowedStats, endpoint_windows
-from loadgen.argparsing import UsageParser, arg_type
+from cliargs import UsageParser, usage_error
+from loadgen.argparsing import arg_type
 from loadgen.config import LoadConfig, Stage, parse_duration
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
@@ -59,13 +60,14 @@ from loadgen.schedule import Schedule
 from loadgen.stats import MergedStats
 from loadgen.targets import Targets, load_outputs_file
 from loadgen.verify import VerifyResult, verify_ticks
+from localcloud.launcher import ROOT, CloudProcess, LaunchError, LaunchOptions, launch
 
 __all__ = ["EXIT_USAGE", "build_parser", "main"]
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_VERIFY: Final = 3
-EXIT_USAGE: Final = 64  # EX_USAGE from sysexits.h
+EXIT_USAGE: Final = os.EX_USAGE
 EXIT_INTERRUPTED: Final = 130
 SCHEMA_VERSION: Final = 1
 _START_DELAY_S: Final = 0.2
@@ -77,7 +79,9 @@ _PROCESS_NAMES: Final = ("localcloud", "moto", "loadgen")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    parser = UsageParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
+    parser = UsageParser(
+        prog="python -m bench.soak", name="soak", description=__doc__.splitlines()[0]
+    )
     stack = parser.add_mutually_exclusive_group()
     # No default here: argparse would then take an explicit `--stack dev` for "not given".
     stack.add_argument("--stack", help="stack of the local cloud (default dev)")
@@ -216,7 +220,7 @@ class _Load:
     cloud_alive: bool
 
 
-def _drive(cloud: BenchCloud, settings: _Settings, targets: Targets, errors: Console) -> _Load:
+def _drive(cloud: CloudProcess, settings: _Settings, targets: Targets, errors: Console) -> _Load:
     """Run the schedule against the cloud while sampling every process's memory."""
     config = settings.config
     schedule = Schedule.from_config(config)
@@ -225,7 +229,7 @@ def _drive(cloud: BenchCloud, settings: _Settings, targets: Targets, errors: Con
     base_ms = time.time_ns() // 1_000_000
     roots = {
         "localcloud": psutil.Process(cloud.process.pid),
-        "moto": cloud.moto,
+        "moto": psutil.Process(cloud.moto_pid),
         "loadgen": psutil.Process(),
     }
     status = _Status(errors)
@@ -234,7 +238,7 @@ def _drive(cloud: BenchCloud, settings: _Settings, targets: Targets, errors: Con
         f"soak run {run_id}: {config.start_rps:g} req/s x {config.batch} ticks, query ratio"
         f" {config.query_ratio:g}, {config.duration_s:g}s (warm-up {config.warmup_s:g}s),"
         f" RSS every {settings.interval_s:g}s -> {targets.source}"
-        f" (localcloud pid {cloud.process.pid}, moto pid {cloud.moto.pid})",
+        f" (localcloud pid {cloud.process.pid}, moto pid {cloud.moto_pid})",
         highlight=False,
     )
     sampler.start()
@@ -329,7 +333,7 @@ def _report(
     }
 
 
-def _run(cloud: BenchCloud, settings: _Settings, errors: Console) -> dict[str, Any]:
+def _run(cloud: CloudProcess, settings: _Settings, errors: Console) -> dict[str, Any]:
     """Load, sample, read every tick back; the report (the cloud is still up when this returns)."""
     targets = load_outputs_file(cloud.outputs_path)
     load = _drive(cloud, settings, targets, errors)
@@ -359,15 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except UsageError as exc:
-        print(f"soak: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("soak", exc)
     # Wide enough for the memory table when the output goes to a file or a CI log.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-            cloud = start_cloud(Path(tmp), stack=settings.stack, stack_file=settings.stack_file)
+            options = LaunchOptions(stack=settings.stack, stack_file=settings.stack_file)
+            cloud = launch(Path(tmp), options)
             try:
                 report = _run(cloud, settings, errors)
             finally:
@@ -375,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("soak: interrupted (the local cloud was stopped)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (CloudError, LoadgenError, OSError) as exc:
+    except (LaunchError, LoadgenError, OSError) as exc:
         print(f"soak: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:

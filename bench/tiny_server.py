@@ -9,13 +9,14 @@ the same answer from a minimal aiohttp application instead.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import signal
 from pathlib import Path
 
 from aiohttp import web
+
+from cliargs import UsageParser
 
 __all__ = ["HttpProtocol", "main", "serve"]
 
@@ -105,7 +106,7 @@ async def serve(host: str, port: int, port_file: Path | None, *, use_aiohttp: bo
 
 def main() -> None:
     """CLI entry point."""
-    parser = argparse.ArgumentParser(prog="python -m bench.tiny_server")
+    parser = UsageParser(prog="python -m bench.tiny_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path)

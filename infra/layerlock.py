@@ -8,13 +8,13 @@ that the tests ran. `make lock` rewrites it after `uv lock`; a test fails when i
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from cliargs import UsageParser
 from infra.packaging import PROJECT_ROOT
 
 __all__ = ["LAYER_ROOTS", "REQUIREMENTS", "main", "pinned_requirements"]
@@ -51,7 +51,7 @@ def pinned_requirements(lock: Path = LOCK, roots: Sequence[str] = LAYER_ROOTS) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the pinned requirements, or write them (`--write`), or check them (`--check`)."""
-    parser = argparse.ArgumentParser(prog="python -m infra.layerlock", description=__doc__)
+    parser = UsageParser(prog="python -m infra.layerlock", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help=f"write {REQUIREMENTS.name}")
     mode.add_argument("--check", action="store_true", help="exit 1 if it differs from the lock")

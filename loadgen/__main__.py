@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-__all__ = ["dispatch"]
+from cliargs import usage_error
 
-_EXIT_USAGE = 64
+__all__ = ["dispatch"]
 
 
 def dispatch(argv: Sequence[str]) -> int:
@@ -21,8 +21,7 @@ def dispatch(argv: Sequence[str]) -> int:
         except ModuleNotFoundError as exc:
             if exc.name != "loadgen.cost_cli":
                 raise
-            print("loadgen: error: the cost subcommand is not available", file=sys.stderr)
-            return _EXIT_USAGE
+            return usage_error("loadgen", "the cost subcommand is not available")
         cost_main = cast(Callable[[list[str]], int], module.main)
         return cost_main(list(argv[1:]))
     from loadgen.cli import main

@@ -1,22 +1,17 @@
-"""argparse for the load generator and the benchmarks built on it: one line, not a usage dump."""
+"""argparse types for the load generator and the benchmarks built on it (bad values: one line).
+
+The parser itself is `cliargs.UsageParser`, shared by every command line of the project.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from loadgen.errors import UsageError
 
-__all__ = ["UsageParser", "arg_type"]
-
-
-class UsageParser(argparse.ArgumentParser):
-    """argparse exits 2 with a usage dump on bad input; this raises UsageError (one line, 64)."""
-
-    def error(self, message: str) -> NoReturn:
-        """Turn argparse's error into a UsageError."""
-        raise UsageError(message)
+__all__ = ["arg_type"]
 
 
 def arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -1,7 +1,7 @@
 """`python -m loadgen`: arguments -> config -> run -> report -> exit code.
 
 Exit codes: 0 ok, 2 an SLO rule was breached, 3 `--verify` found missing or duplicated ticks (or
-could not read them back), 64 bad arguments or unresolvable targets, 130 interrupted.
+could not read them back), EX_USAGE bad arguments or unresolvable targets, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from rich.console import Console
 
-from loadgen.argparsing import UsageParser, arg_type
+from cliargs import UsageParser, usage_error
+from loadgen.argparsing import arg_type
 from loadgen.config import LoadConfig, ReportOptions, Stage, parse_duration, parse_stages
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.live import LiveProgress
@@ -47,7 +48,7 @@ __all__ = [
 EXIT_OK: Final = 0
 EXIT_SLO: Final = 2
 EXIT_VERIFY: Final = 3
-EXIT_USAGE: Final = 64  # EX_USAGE from sysexits.h
+EXIT_USAGE: Final = os.EX_USAGE
 EXIT_INTERRUPTED: Final = 130
 LOCAL_OUTPUTS: Final = Path(".localcloud/outputs.json")
 TOKEN_ENV: Final = "MARKETSTREAM_INGEST_TOKEN"  # noqa: S105 - a variable name
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = UsageParser(
         prog="python -m loadgen",
+        name="loadgen",
         description="Open-loop load generator for the MarketStream ingest and query APIs.",
     )
     where = parser.add_argument_group("targets (one of --stack, --outputs, --local, or URLs)")
@@ -180,8 +182,7 @@ def main(
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except UsageError as exc:
-        print(f"loadgen: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("loadgen", exc)
     except KeyboardInterrupt:
         print("loadgen: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

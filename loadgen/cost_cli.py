@@ -2,7 +2,7 @@
 
 Start from a preset (`original`: the CDK project this one replaces; `default`: this project's
 defaults) and override any parameter with a flag. Bad arguments print one line on stderr and
-exit 64 (EX_USAGE), so scripts can tell a typo from a crash.
+exit EX_USAGE, so scripts can tell a typo from a crash.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, Final
@@ -17,13 +18,13 @@ from typing import Any, Final
 from rich.console import Console
 from rich.table import Table
 
-from loadgen.argparsing import UsageParser
+from cliargs import UsageParser, usage_error
 from loadgen.cost import DEFAULT_QUERY_MIX, PRESETS, CostEstimate, QueryKind, Workload, estimate
 from loadgen.errors import UsageError
 
 __all__ = ["EX_USAGE", "main"]
 
-EX_USAGE: Final = 64
+EX_USAGE: Final = os.EX_USAGE
 
 
 def _parse_mix(text: str) -> tuple[QueryKind, ...]:
@@ -73,6 +74,7 @@ def _parser() -> UsageParser:
     """Build the argument parser."""
     parser = UsageParser(
         prog="python -m loadgen cost",
+        name="cost",
         description="Modelled AWS cost (list prices) of a MarketStream workload.",
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
@@ -157,8 +159,7 @@ def main(argv: Sequence[str]) -> int:
         args = _parser().parse_args(list(argv))
         result = estimate(_workload(args))
     except (UsageError, ValueError) as exc:
-        print(f"cost: error: {exc}", file=sys.stderr)
-        return EX_USAGE
+        return usage_error("cost", exc)
     except SystemExit as exc:  # --help prints and exits 0 through argparse
         return int(exc.code or 0)
     if args.json:

@@ -22,7 +22,7 @@ class LoadgenError(Exception):
 
 
 class UsageError(LoadgenError):
-    """Bad arguments or configuration: the CLI prints the message on one line and exits 64."""
+    """Bad arguments or configuration: the CLI prints the message on one line, exits EX_USAGE."""
 
 
 class TargetError(UsageError):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
+from cliargs import UsageParser, usage_error
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.deploy.stackconfig import parse_override
 from localcloud.errors import LocalCloudError
@@ -19,20 +21,13 @@ from localcloud.moto.process import SWITCH_INTERVAL_S
 
 __all__ = ["EXIT_USAGE", "READY_PREFIX", "main"]
 
-EXIT_USAGE: Final = 64
-"""EX_USAGE: the command line was wrong."""
+EXIT_USAGE: Final = os.EX_USAGE
+"""The command line was wrong."""
 EXIT_FAILED: Final = 1
 EXIT_INTERRUPTED: Final = 130
 READY_PREFIX: Final = "localcloud: ready"
 """Printed (and flushed) once everything serves: the readiness signal for scripts and tests."""
 _DEFAULT_DIR: Final = Path(".localcloud")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line and exits 64."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _share(text: str) -> float:
@@ -77,9 +72,9 @@ def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[
     return convert
 
 
-def _parser() -> _Parser:
-    parser = _Parser(prog="python -m localcloud", description="The embedded local cloud.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _parser() -> UsageParser:
+    parser = UsageParser(prog="python -m localcloud", description="The embedded local cloud.")
+    commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("up", "deploy the program locally and serve it until SIGINT/SIGTERM"),
         ("demo", "start the local cloud, drive a short scripted run through it, stop"),
@@ -231,5 +226,4 @@ def main(argv: Sequence[str]) -> int:
         print(f"localcloud: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as exc:  # option values CloudOptions refused
-        print(f"localcloud: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("localcloud", exc)

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from tests.functional.cloudproc import STACK_FILE, RunningCloud, start_cloud, stop_cloud
+from localcloud.launcher import CloudProcess, LaunchOptions, launch
+from tests.functional.cloudproc import STACK_FILE, stop_cloud
 
 
 @pytest.fixture(scope="session")
-def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudProcess]:
     """`python -m localcloud up` with the tests' stack file, for the whole session."""
-    cloud = start_cloud(tmp_path_factory.mktemp("localcloud"), "--stack-file", str(STACK_FILE))
+    cloud = launch(tmp_path_factory.mktemp("localcloud"), LaunchOptions(stack_file=STACK_FILE))
     try:
         yield cloud
     finally:

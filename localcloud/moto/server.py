@@ -8,7 +8,8 @@ import threading
 from typing import IO, Final
 
 from localcloud.errors import LocalCloudError
-from localcloud.moto.process import PORT_PREFIX
+from localcloud.moto.patches import EXPECTED_MOTO, installed_version
+from localcloud.moto.process import PORT_PREFIX, REFUSED_PREFIX
 
 __all__ = ["MotoServer"]
 
@@ -40,7 +41,12 @@ class MotoServer:
         return f"http://127.0.0.1:{self._port}"
 
     def start(self) -> None:
-        """Launch the process; returns at once (use `wait_ready` for the port)."""
+        """Launch the process; returns at once (use `wait_ready` for the port).
+
+        With another moto than the one the patches are written for, it waits for the process's
+        guard instead, and if that refuses the moto, stops it and raises LocalCloudError with
+        the guard's one line.
+        """
         self._process = subprocess.Popen(
             [sys.executable, "-m", "localcloud.moto.process"],
             stdin=subprocess.PIPE,  # closing it (or dying) stops moto: no orphan
@@ -51,12 +57,25 @@ class MotoServer:
         threading.Thread(
             target=self._read_port, args=(self._process.stdout,), name="moto-port", daemon=True
         ).start()
+        if installed_version() != EXPECTED_MOTO:
+            # The guard may refuse this moto. Its verdict must come out here, before the caller
+            # runs anything that needs moto: a refusal found by, say, the program's first
+            # resource would surface as that resource's failure, not as the one line. The
+            # pinned moto is not waited for: its start-up overlaps the caller's (~1 s).
+            try:
+                self.wait_ready()
+            except LocalCloudError:
+                self.stop()
+                raise
 
     def _read_port(self, stdout: IO[str]) -> None:
         try:
             for line in stdout:
                 if line.startswith(PORT_PREFIX):
                     self._port = int(line[len(PORT_PREFIX) :])
+                    break
+                if line.startswith(REFUSED_PREFIX):
+                    self._failure = line[len(REFUSED_PREFIX) :].strip()
                     break
             else:
                 self._failure = "moto exited before it listened"

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 from tests.functional.ticks import ingest, make_ticks, new_symbol
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,7 @@ async def _connected(page: Page) -> None:
     await expect(status).to_have_attribute("data-state", "open", timeout=TIMEOUT_MS)
 
 
-async def _open(page: Page, cloud: RunningCloud) -> None:
+async def _open(page: Page, cloud: CloudProcess) -> None:
     url = cloud.outputs[outputs.DASHBOARD_URL]
     assert url.startswith(f"{cloud.state['gateway_url']}/dashboard/?")
     reply = await page.goto(url)
@@ -45,7 +45,7 @@ async def _subscribe(page: Page, symbol: str) -> None:
 
 
 async def test_dashboard_shows_ticks_ingested_after_it_opened(
-    page: Page, local_cloud: RunningCloud, http: aiohttp.ClientSession, tmp_path: Path
+    page: Page, local_cloud: CloudProcess, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     symbol, other = new_symbol(), new_symbol()
     await _open(page, local_cloud)
@@ -81,7 +81,7 @@ async def test_dashboard_shows_ticks_ingested_after_it_opened(
 
 
 async def test_dashboard_without_a_token_asks_for_one(
-    page: Page, local_cloud: RunningCloud
+    page: Page, local_cloud: CloudProcess
 ) -> None:
     ws_url = local_cloud.outputs[outputs.WS_URL]
     reply = await page.goto(f"{local_cloud.state['gateway_url']}/dashboard/?ws={ws_url}")

@@ -32,7 +32,8 @@ import aiohttp
 import pytest
 
 from infra import outputs
-from tests.functional.cloudproc import STACK_FILE, RunningCloud, start_cloud, stop_cloud
+from localcloud.launcher import CloudProcess, LaunchOptions, launch
+from tests.functional.cloudproc import STACK_FILE, stop_cloud
 from tests.functional.ticks import make_ticks, new_symbol, read_all
 
 DEADLINE_S = 20.0
@@ -282,7 +283,7 @@ def _assert_refused(reply: Reply, case: Case) -> None:
         assert {"error", "message", "details"} <= set(body)
 
 
-def _function_ids(cloud: RunningCloud) -> dict[str, str]:
+def _function_ids(cloud: CloudProcess) -> dict[str, str]:
     return {
         r["name"]: r["id"]
         for r in cloud.state["resources"]
@@ -300,7 +301,7 @@ class Counters:
     sockets: int
 
 
-async def _counters(http: aiohttp.ClientSession, cloud: RunningCloud) -> Counters:
+async def _counters(http: aiohttp.ClientSession, cloud: CloudProcess) -> Counters:
     async with http.get(f"{cloud.admin_url}/health") as reply:
         assert reply.status == 200
         health = await reply.json()
@@ -328,14 +329,11 @@ def _assert_no_ticks(reply: Reply, seeded: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def other_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def other_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudProcess]:
     """A second local cloud, stack `authz`: same program, its own token and API keys."""
-    cloud = start_cloud(
+    cloud = launch(
         tmp_path_factory.mktemp("other-stack"),
-        "--stack",
-        OTHER_STACK,
-        "--stack-file",
-        str(STACK_FILE),
+        LaunchOptions(stack=OTHER_STACK, stack_file=STACK_FILE),
     )
     try:
         yield cloud
@@ -344,7 +342,7 @@ def other_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClo
 
 
 @pytest.fixture(scope="module")
-def creds(local_cloud: RunningCloud, other_cloud: RunningCloud) -> Secrets:
+def creds(local_cloud: CloudProcess, other_cloud: CloudProcess) -> Secrets:
     """Every credential the matrix uses."""
     return Secrets(
         token=local_cloud.outputs[outputs.INGEST_TOKEN],
@@ -358,7 +356,7 @@ def creds(local_cloud: RunningCloud, other_cloud: RunningCloud) -> Secrets:
 
 @pytest.fixture(scope="module")
 async def seeded(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets
 ) -> list[dict[str, Any]]:
     """Ticks of a fresh symbol, stored, so that a leak in a refused read would be visible."""
     ticks = make_ticks(new_symbol(), 5)
@@ -372,7 +370,7 @@ async def seeded(
     return ticks
 
 
-def _read_url(cloud: RunningCloud, route: str, ticks: list[dict[str, Any]]) -> str:
+def _read_url(cloud: CloudProcess, route: str, ticks: list[dict[str, Any]]) -> str:
     stamps = [t["timestamp"] for t in ticks]
     params = {"symbol": ticks[0]["symbol"]}
     if route == "bars":
@@ -380,7 +378,7 @@ def _read_url(cloud: RunningCloud, route: str, ticks: list[dict[str, Any]]) -> s
     return f"{cloud.outputs[outputs.QUERY_BASE_URL]}/{route}?{urlencode(params)}"
 
 
-def _ws_http_url(cloud: RunningCloud) -> str:
+def _ws_http_url(cloud: CloudProcess) -> str:
     return str(cloud.outputs[outputs.WS_URL]).replace("ws://", "http://", 1)
 
 
@@ -399,7 +397,7 @@ def _handshake() -> list[Header]:
 
 @pytest.mark.parametrize("case", INGEST_REFUSALS, ids=_id)
 async def test_ingest_refuses_without_the_right_token_and_writes_nothing(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets, case: Case
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets, case: Case
 ) -> None:
     # GIVEN a valid batch of a symbol nobody else writes
     symbol = new_symbol()
@@ -422,7 +420,7 @@ async def test_ingest_refuses_without_the_right_token_and_writes_nothing(
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
 async def test_ingest_with_the_right_token_writes_the_ticks(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets, scheme: str
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets, scheme: str
 ) -> None:
     symbol = new_symbol()
     ticks = make_ticks(symbol, 3)
@@ -448,7 +446,7 @@ async def test_ingest_with_the_right_token_writes_the_ticks(
     ids=[f"{route}-{case.credential}" for route in QUERY_ROUTES for case in QUERY_REFUSALS],
 )
 async def test_reads_are_refused_without_the_right_key_and_read_nothing(
-    local_cloud: RunningCloud,
+    local_cloud: CloudProcess,
     http: aiohttp.ClientSession,
     creds: Secrets,
     seeded: list[dict[str, Any]],
@@ -469,7 +467,7 @@ async def test_reads_are_refused_without_the_right_key_and_read_nothing(
 
 @pytest.mark.parametrize("route", QUERY_ROUTES)
 async def test_reads_with_the_right_key_return_the_seeded_ticks(
-    local_cloud: RunningCloud, creds: Secrets, seeded: list[dict[str, Any]], route: str
+    local_cloud: CloudProcess, creds: Secrets, seeded: list[dict[str, Any]], route: str
 ) -> None:
     reply = await _call("GET", _read_url(local_cloud, route, seeded), _key(creds.key))
     assert reply.status == 200, reply
@@ -495,7 +493,7 @@ def _assert_seeded(route: str, body: dict[str, Any], seeded: list[dict[str, Any]
 
 
 async def test_quota_exhaustion_is_429_limit_exceeded_for_that_key_only(
-    local_cloud: RunningCloud,
+    local_cloud: CloudProcess,
     http: aiohttp.ClientSession,
     creds: Secrets,
     seeded: list[dict[str, Any]],
@@ -524,7 +522,7 @@ async def test_quota_exhaustion_is_429_limit_exceeded_for_that_key_only(
 
 
 async def test_throttling_is_429_too_many_requests_for_that_key_only(
-    local_cloud: RunningCloud, creds: Secrets, seeded: list[dict[str, Any]]
+    local_cloud: CloudProcess, creds: Secrets, seeded: list[dict[str, Any]]
 ) -> None:
     # GIVEN the client whose plan allows 1 request/s with a burst of 1
     throttled_key = _key(local_cloud.api_key("throttle-client"))
@@ -558,7 +556,7 @@ async def test_throttling_is_429_too_many_requests_for_that_key_only(
 
 @pytest.mark.parametrize("case", WS_REFUSALS, ids=_id)
 async def test_websocket_connect_is_refused_without_the_right_token(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets, case: Case
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets, case: Case
 ) -> None:
     before = await _counters(http, local_cloud)
     # WHEN a client opens the WebSocket with this credential
@@ -576,7 +574,7 @@ async def test_websocket_connect_is_refused_without_the_right_token(
 
 @pytest.mark.parametrize("where", ["query-string", "bearer-header"])
 async def test_websocket_connect_with_the_right_token_subscribes(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets, where: str
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets, where: str
 ) -> None:
     params = {"token": creds.token} if where == "query-string" else {}
     headers = {"Authorization": f"Bearer {creds.token}"} if where == "bearer-header" else {}
@@ -592,7 +590,7 @@ async def test_websocket_connect_with_the_right_token_subscribes(
 # -- @connections (management API) ------------------------------------------------------------
 
 
-def _connection_ids(cloud: RunningCloud) -> set[str]:
+def _connection_ids(cloud: CloudProcess) -> set[str]:
     table = next(
         r["id"]
         for r in cloud.state["resources"]
@@ -613,7 +611,7 @@ class Target:
 
 @pytest.fixture
 async def target(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession, creds: Secrets
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets
 ) -> AsyncIterator[Target]:
     """A client connected with the right token (its id found in the connections table)."""
     before = await asyncio.to_thread(_connection_ids, local_cloud)
@@ -625,7 +623,7 @@ async def target(
         await ws.close()
 
 
-async def _post_signed(cloud: RunningCloud, connection_id: str, data: bytes) -> None:
+async def _post_signed(cloud: CloudProcess, connection_id: str, data: bytes) -> None:
     client = cloud.aws("apigatewaymanagementapi", endpoint_url=_ws_http_url(cloud))
     await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=data)
 
@@ -634,7 +632,7 @@ async def _post_signed(cloud: RunningCloud, connection_id: str, data: bytes) -> 
     ("method", "case"), CONNECTIONS_REFUSALS, ids=[c.credential for _, c in CONNECTIONS_REFUSALS]
 )
 async def test_connections_api_refuses_unsigned_calls(
-    local_cloud: RunningCloud, creds: Secrets, target: Target, method: str, case: Case
+    local_cloud: CloudProcess, creds: Secrets, target: Target, method: str, case: Case
 ) -> None:
     # WHEN the management API is called for a live connection without a SigV4 signature
     body = b'{"type": "ticks", "ticks": [{"price": "1"}]}' if method == "POST" else None
@@ -653,7 +651,7 @@ async def test_connections_api_refuses_unsigned_calls(
 
 
 async def test_connections_api_serves_signed_calls(
-    local_cloud: RunningCloud, target: Target
+    local_cloud: CloudProcess, target: Target
 ) -> None:
     client = local_cloud.aws("apigatewaymanagementapi", endpoint_url=_ws_http_url(local_cloud))
     described = await asyncio.to_thread(client.get_connection, ConnectionId=target.connection_id)
@@ -666,7 +664,7 @@ async def test_connections_api_serves_signed_calls(
 
 
 async def test_dashboard_page_is_public_and_holds_no_credential(
-    local_cloud: RunningCloud, creds: Secrets
+    local_cloud: CloudProcess, creds: Secrets
 ) -> None:
     # The page is static (on AWS: CloudFront); data needs the token, which the page asks for.
     reply = await _call("GET", f"{local_cloud.state['gateway_url']}/dashboard/", [])
@@ -678,8 +676,8 @@ async def test_dashboard_page_is_public_and_holds_no_credential(
 
 
 async def test_the_other_stack_has_its_own_secrets_which_work_there(
-    local_cloud: RunningCloud,
-    other_cloud: RunningCloud,
+    local_cloud: CloudProcess,
+    other_cloud: CloudProcess,
     http: aiohttp.ClientSession,
     creds: Secrets,
 ) -> None:

@@ -2,8 +2,8 @@
 function crashes mid-write THEN every acknowledged tick is stored exactly once after the replay
 drains, and what each client was told matches what happened: 200 stored, 202 queued and replayed,
 503/500 not acknowledged (partly stored, and a retry with the same Idempotency-Key completes it
-without a duplicate). The cases and the run live in `faultcases.py` (`bench/faults.py` prints
-them); one local cloud with `faults_stack.yaml` serves the module.
+without a duplicate). The cases and the run live in `bench/faultcases.py` (`bench/faults.py`
+prints them); one local cloud with `bench/faults_stack.yaml` serves the module.
 """
 
 from __future__ import annotations
@@ -14,17 +14,18 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.functional.cloudproc import RunningCloud, start_cloud, stop_cloud
-from tests.functional.faultcases import CASES, CaseResult, Load, cloud_args, run_case
+from bench.faultcases import CASES, CLOUD, CaseResult, Load, run_case
+from localcloud.launcher import CloudProcess, launch
+from tests.functional.cloudproc import stop_cloud
 
 LOAD = Load(rate=12.0, batch=10)
 BY_KEY = {case.key: case for case in CASES}
 
 
 @pytest.fixture(scope="module")
-def fault_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def fault_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudProcess]:
     """A local cloud of its own: the matrix's stack file and Lambda thread count."""
-    cloud = start_cloud(tmp_path_factory.mktemp("faultcloud"), *cloud_args())
+    cloud = launch(tmp_path_factory.mktemp("faultcloud"), CLOUD)
     try:
         yield cloud
     finally:
@@ -55,7 +56,7 @@ def assert_invariants(result: CaseResult) -> None:
 
 
 async def test_a_writes_throttled_30_percent_for_20_s(
-    fault_cloud: RunningCloud, http: aiohttp.ClientSession
+    fault_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     result = await run_case(BY_KEY["throttle"], fault_cloud, http, LOAD)
     assert_invariants(result)
@@ -67,7 +68,7 @@ async def test_a_writes_throttled_30_percent_for_20_s(
 
 
 async def test_b_dynamodb_unreachable_for_10_s(
-    fault_cloud: RunningCloud, http: aiohttp.ClientSession
+    fault_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     result = await run_case(BY_KEY["outage"], fault_cloud, http, LOAD)
     assert_invariants(result)
@@ -82,7 +83,7 @@ async def test_b_dynamodb_unreachable_for_10_s(
 
 
 async def test_c_ingest_crashes_mid_write_in_5_percent_of_invocations(
-    fault_cloud: RunningCloud, http: aiohttp.ClientSession
+    fault_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     result = await run_case(BY_KEY["crash"], fault_cloud, http, LOAD)
     assert_invariants(result)
@@ -114,7 +115,7 @@ def fault_cloud_ingest(result: CaseResult) -> str:
     ],
 )
 async def test_bad_fault_settings_are_a_400_naming_the_field_and_change_nothing(
-    fault_cloud: RunningCloud, http: aiohttp.ClientSession, body: bytes, field: str
+    fault_cloud: CloudProcess, http: aiohttp.ClientSession, body: bytes, field: str
 ) -> None:
     url = f"{fault_cloud.admin_url}/faults"
     async with http.get(url) as reply:

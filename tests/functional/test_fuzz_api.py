@@ -30,7 +30,7 @@ from apispec.document import INGEST_SECURITY, QUERY_SECURITY
 from infra import outputs
 from infra.ingest import INGEST_ROUTE
 from infra.query import QUERY_ROUTES
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 
 MAX_EXAMPLES: Final = 50
 """Fuzzing examples per operation and mode (examples and coverage phases come on top)."""
@@ -72,7 +72,7 @@ def _anchor(body: Any, now_ms: int) -> Any:
     return body
 
 
-def _load(cloud: RunningCloud, auth: dict[str, Any] | None) -> Any:
+def _load(cloud: CloudProcess, auth: dict[str, Any] | None) -> Any:
     schema = schemathesis.openapi.from_url(
         f"{cloud.state['gateway_url']}/openapi.json", config=_config(auth)
     )
@@ -91,7 +91,7 @@ def _now_ms() -> int:
 
 
 @pytest.fixture(scope="module")
-def authed_schema(local_cloud: RunningCloud) -> Any:
+def authed_schema(local_cloud: CloudProcess) -> Any:
     """The served document, with the stack's ingest token and query API key."""
     return _load(
         local_cloud,
@@ -103,7 +103,7 @@ def authed_schema(local_cloud: RunningCloud) -> Any:
 
 
 @pytest.fixture(scope="module")
-def anonymous_schema(local_cloud: RunningCloud) -> Any:
+def anonymous_schema(local_cloud: CloudProcess) -> Any:
     """The served document, with no credentials."""
     return _load(local_cloud, None)
 
@@ -121,13 +121,13 @@ def _nodeid_for_schemathesis(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="module")
-def admin(local_cloud: RunningCloud) -> Iterator[requests.Session]:
+def admin(local_cloud: CloudProcess) -> Iterator[requests.Session]:
     """A client for the local cloud's admin endpoints."""
     with requests.Session() as session:
         yield session
 
 
-def _faults(admin: requests.Session, cloud: RunningCloud) -> dict[str, Any]:
+def _faults(admin: requests.Session, cloud: CloudProcess) -> dict[str, Any]:
     reply = admin.get(f"{cloud.admin_url}/faults", timeout=10)
     reply.raise_for_status()
     document: dict[str, Any] = reply.json()
@@ -135,7 +135,7 @@ def _faults(admin: requests.Session, cloud: RunningCloud) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _no_faults(admin: requests.Session, local_cloud: RunningCloud) -> None:
+def _no_faults(admin: requests.Session, local_cloud: CloudProcess) -> None:
     """Fail at once if another test left fault injection on (every answer would be suspect)."""
     faults = _faults(admin, local_cloud)
     on = {
@@ -146,14 +146,14 @@ def _no_faults(admin: requests.Session, local_cloud: RunningCloud) -> None:
     assert not on, f"fault injection is on: {on}"
 
 
-def _writes(admin: requests.Session, cloud: RunningCloud) -> int:
+def _writes(admin: requests.Session, cloud: CloudProcess) -> int:
     """DynamoDB write calls the functions made so far (every one passes the fault hook)."""
     faults = _faults(admin, cloud)
     counters = faults.get("throttle_writes", faults)  # flat in the first FaultInjector
     return int(counters["passed"]) + int(counters["injected"])
 
 
-def _send_and_check(case: Any, admin: requests.Session, cloud: RunningCloud) -> Any:
+def _send_and_check(case: Any, admin: requests.Session, cloud: CloudProcess) -> Any:
     """Call, then: a 4xx wrote nothing, a 2xx wrote, and the answer conforms to the document."""
     before = _writes(admin, cloud)
     response = case.call(timeout=30)
@@ -168,7 +168,7 @@ def _send_and_check(case: Any, admin: requests.Session, cloud: RunningCloud) -> 
 
 
 def test_the_gateway_serves_the_document_with_its_own_urls(
-    local_cloud: RunningCloud, admin: requests.Session
+    local_cloud: CloudProcess, admin: requests.Session
 ) -> None:
     # WHEN the document is fetched from the gateway
     reply = admin.get(f"{local_cloud.state['gateway_url']}/openapi.json", timeout=30)
@@ -189,7 +189,7 @@ anonymous = schemathesis.pytest.from_fixture("anonymous_schema")
 
 
 @authed.parametrize()
-def test_with_credentials(case: Any, local_cloud: RunningCloud, admin: requests.Session) -> None:
+def test_with_credentials(case: Any, local_cloud: CloudProcess, admin: requests.Session) -> None:
     anchored = _is_example(case) and case.method == "POST"
     if anchored:
         case.body = _anchor(case.body, _now_ms())
@@ -200,7 +200,7 @@ def test_with_credentials(case: Any, local_cloud: RunningCloud, admin: requests.
 
 
 @anonymous.parametrize()
-def test_without_credentials(case: Any, local_cloud: RunningCloud, admin: requests.Session) -> None:
+def test_without_credentials(case: Any, local_cloud: CloudProcess, admin: requests.Session) -> None:
     response = _send_and_check(case, admin, local_cloud)
     documented = case.method.upper() == case.operation.method.upper()
     # API Gateway matches the route before it checks credentials: a method the API does not

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 from tests.functional.ticks import api_key, auth, ingest, make_ticks, new_symbol, read_all
 
 
-def test_outputs_file_has_every_export_key(local_cloud: RunningCloud) -> None:
+def test_outputs_file_has_every_export_key(local_cloud: CloudProcess) -> None:
     # GIVEN the outputs file the local cloud wrote
     written = json.loads((local_cloud.directory / "outputs.json").read_text(encoding="utf-8"))
     # THEN every key the program must export is there, with local values
@@ -28,7 +28,7 @@ def test_outputs_file_has_every_export_key(local_cloud: RunningCloud) -> None:
 
 
 async def test_ingest_then_query_returns_the_same_ticks(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN 250 ticks of a new symbol, two of them in the same millisecond
     symbol = new_symbol()
@@ -46,7 +46,7 @@ async def test_ingest_then_query_returns_the_same_ticks(
 
 
 async def test_latest_and_bars_agree_with_what_was_sent(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN 180 ticks over three minutes
     symbol = new_symbol()
@@ -135,7 +135,7 @@ BAD_BODIES: list[tuple[str, bytes, str, int]] = [
     ("name", "body", "content_type", "status"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
 )
 async def test_bad_ingest_bodies_are_refused_and_nothing_is_stored(
-    local_cloud: RunningCloud,
+    local_cloud: CloudProcess,
     http: aiohttp.ClientSession,
     name: str,
     body: bytes,
@@ -159,7 +159,7 @@ async def test_bad_ingest_bodies_are_refused_and_nothing_is_stored(
 
 
 async def test_a_mixed_batch_with_one_bad_tick_stores_nothing(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     symbol = new_symbol()
     ticks = make_ticks(symbol, 20)

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 
 
 def test_dashboard_url_points_at_the_gateway_with_ws_url_and_token(
-    local_cloud: RunningCloud,
+    local_cloud: CloudProcess,
 ) -> None:
     url = urlsplit(local_cloud.outputs[outputs.DASHBOARD_URL])
     assert f"{url.scheme}://{url.netloc}" == local_cloud.state["gateway_url"]
@@ -24,7 +24,7 @@ def test_dashboard_url_points_at_the_gateway_with_ws_url_and_token(
 
 
 async def test_gateway_serves_the_page_and_its_files(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     base = f"{local_cloud.state['gateway_url']}/dashboard"
     async with http.get(f"{base}/") as reply:
@@ -46,7 +46,7 @@ async def test_gateway_serves_the_page_and_its_files(
 
 
 async def test_gateway_serves_nothing_else_under_dashboard(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     base = f"{local_cloud.state['gateway_url']}/dashboard"
     for path in ("/vendor/", "/missing.js", "/../pyproject.toml", "/%2e%2e/pyproject.toml"):

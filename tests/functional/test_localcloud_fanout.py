@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from handlers.core.blocks import build_blocks
 from handlers.core.models import Tick
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 from tests.functional.ticks import ingest, make_ticks, new_symbol
 
 DEADLINE_S = 20.0
@@ -30,7 +30,7 @@ DEADLINE_S = 20.0
 DELIVERY_BOUND_S = 10.0
 
 
-def _resource_id(cloud: RunningCloud, typ: str, name: str) -> str:
+def _resource_id(cloud: CloudProcess, typ: str, name: str) -> str:
     """The physical id of a resource the program declared (from the state file)."""
     for resource in cloud.state["resources"]:
         if resource["type"] == typ and resource["name"] == name:
@@ -38,7 +38,7 @@ def _resource_id(cloud: RunningCloud, typ: str, name: str) -> str:
     raise AssertionError(f"no {typ} named {name}")
 
 
-def _queue_urls(cloud: RunningCloud) -> dict[str, str]:
+def _queue_urls(cloud: CloudProcess) -> dict[str, str]:
     urls: dict[str, str] = json.loads(cloud.outputs[outputs.SUBSCRIBER_QUEUE_URLS])
     return urls
 
@@ -83,7 +83,7 @@ def _key(ticks: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
 
 
 async def _connect(
-    http: aiohttp.ClientSession, cloud: RunningCloud
+    http: aiohttp.ClientSession, cloud: CloudProcess
 ) -> aiohttp.ClientWebSocketResponse:
     params = {"token": cloud.outputs[outputs.INGEST_TOKEN]}
     return await http.ws_connect(cloud.outputs[outputs.WS_URL], params=params)
@@ -114,7 +114,7 @@ async def _ticks_until(
 
 
 async def test_subscriber_queues_get_exactly_the_ticks_of_their_symbols(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN ticks of the alpha queue's symbols, the beta queue's symbol and an unsubscribed one
     sqs = local_cloud.aws("sqs")
@@ -148,7 +148,7 @@ async def test_subscriber_queues_get_exactly_the_ticks_of_their_symbols(
 
 
 async def test_a_websocket_client_gets_a_tick_soon_after_its_ingest(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN a client connected with the ingest token and subscribed to a symbol
     symbol = new_symbol()
@@ -175,7 +175,7 @@ async def test_a_websocket_client_gets_a_tick_soon_after_its_ingest(
 
 
 async def test_unsubscribe_stops_delivery(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN a client subscribed to two symbols that then unsubscribes from one
     dropped, control = new_symbol(), new_symbol()
@@ -193,7 +193,7 @@ async def test_unsubscribe_stops_delivery(
 
 
 async def test_a_closed_connection_is_pruned_after_the_next_broadcast(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     # GIVEN a connection that closed without its $disconnect reaching the table (best effort
     # on AWS), subscribed to a symbol, and a live client subscribed to the same symbol
@@ -249,7 +249,7 @@ async def test_a_closed_connection_is_pruned_after_the_next_broadcast(
 
 
 async def test_a_poison_record_is_isolated_and_goes_to_the_on_failure_queue(
-    local_cloud: RunningCloud,
+    local_cloud: CloudProcess,
 ) -> None:
     # GIVEN one write of a good block, a block whose payload no code can decode, a good block
     dynamodb = local_cloud.aws("dynamodb")

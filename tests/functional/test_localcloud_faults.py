@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 
 DRAIN_DEADLINE_S = 60.0
@@ -36,14 +36,14 @@ async def _wait_until(check: Any, what: str) -> None:
         await asyncio.sleep(0.2)  # polling interval of a bounded wait, not synchronisation
 
 
-async def _set_faults(http: aiohttp.ClientSession, cloud: RunningCloud, share: float) -> None:
+async def _set_faults(http: aiohttp.ClientSession, cloud: CloudProcess, share: float) -> None:
     async with http.post(f"{cloud.admin_url}/faults", json={"throttle_writes": share}) as reply:
         assert reply.status == 200
         assert (await reply.json())["throttle_writes"]["share"] == share
 
 
 async def test_every_acknowledged_tick_is_stored_under_write_faults(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     symbol = new_symbol()
     base = int(time.time() * 1000) - 600_000

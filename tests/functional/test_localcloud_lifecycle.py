@@ -10,7 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from infra import outputs
-from tests.functional.cloudproc import ROOT, STACK_FILE, is_running, start_cloud, stop_cloud
+from localcloud.launcher import LaunchOptions, launch
+from tests.functional.cloudproc import ROOT, STACK_FILE, is_running, stop_cloud
 
 
 async def test_a_changed_program_config_shows_up_and_shutdown_leaves_no_process(
@@ -19,15 +20,14 @@ async def test_a_changed_program_config_shows_up_and_shutdown_leaves_no_process(
     # GIVEN the same program with a different stage name, quota and ingest stage throttle,
     # changed only through stack config (nothing in localcloud knows these values)
     plans = {"bulk": {"rateLimit": 100, "burstLimit": 100, "quotaLimit": 2, "quotaPeriod": "DAY"}}
-    cloud = start_cloud(
-        tmp_path,
-        "--stack-file", str(STACK_FILE),
-        "--config", "queryStageName=v9",
-        "--config", f"usagePlans={json.dumps(plans)}",
-        "--config", 'queryClients=[{"name": "tests", "tier": "bulk"}]',
-        "--config", "ingestRateLimit=1",
-        "--config", "ingestBurstLimit=1",
-    )  # fmt: skip
+    config = (
+        "queryStageName=v9",
+        f"usagePlans={json.dumps(plans)}",
+        'queryClients=[{"name": "tests", "tier": "bulk"}]',
+        "ingestRateLimit=1",
+        "ingestBurstLimit=1",
+    )
+    cloud = launch(tmp_path, LaunchOptions(stack_file=STACK_FILE, config=config))
     children = [cloud.state["moto_pid"]]
     try:
         base = cloud.outputs[outputs.QUERY_BASE_URL]

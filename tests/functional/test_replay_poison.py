@@ -32,7 +32,7 @@ from handlers.core.blocks import build_blocks
 from handlers.core.models import Tick
 from handlers.core.spill import encode_messages
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 
 WAIT_S = 30.0
@@ -81,7 +81,7 @@ class Admin:
     """The local cloud's admin endpoints."""
 
     http: aiohttp.ClientSession
-    cloud: RunningCloud
+    cloud: CloudProcess
 
     async def get(self, path: str) -> Any:
         async with self.http.get(f"{self.cloud.admin_url}/{path}") as reply:
@@ -136,7 +136,7 @@ class Inbox:
 
 
 async def test_a_poison_spill_message_goes_to_the_dlq_and_alarms_without_blocking_replay(
-    local_cloud: RunningCloud, http: aiohttp.ClientSession
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
     cloud, admin = local_cloud, Admin(http, local_cloud)
     sqs, sns, cloudwatch = (cloud.aws(s) for s in ("sqs", "sns", "cloudwatch"))

@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from bench import soak
-from bench.cloud import BenchCloud
 from bench.soak import EXIT_USAGE, main
+from localcloud.launcher import CloudProcess
 from tests.functional.cloudproc import is_running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,10 +140,10 @@ def test_sigterm_mid_run_stops_the_cloud_and_its_child(
     child = psutil.Process(int(process.stdout.readline()))
     reader = threading.Thread(target=process.stdout.read, daemon=True)
     reader.start()
-    cloud = BenchCloud(
+    cloud = CloudProcess(
         process=process,
-        moto=child,
-        outputs_path=tmp_path / "outputs.json",
+        moto_pid=child.pid,
+        directory=tmp_path,
         outputs={},
         reader=reader,
     )
@@ -161,7 +161,7 @@ def test_sigterm_mid_run_stops_the_cloud_and_its_child(
             raise
         raise AssertionError("SIGTERM did not interrupt the soak")
 
-    monkeypatch.setattr(soak, "start_cloud", lambda *_, **__: cloud)
+    monkeypatch.setattr(soak, "launch", lambda *_, **__: cloud)
     monkeypatch.setattr(soak, "_run", run)
     try:
         code_ = soak.main(["--duration", "5s", "--warmup", "0s"])
@@ -208,7 +208,7 @@ def test_bad_arguments_exit_64_with_one_line(
     def started(*_: object, **__: object) -> None:
         raise AssertionError("the soak started a cloud although its arguments are bad")
 
-    monkeypatch.setattr(soak, "start_cloud", started)
+    monkeypatch.setattr(soak, "launch", started)
     # WHEN the soak gets arguments it cannot use
     code = main(args)
     # THEN it exits 64 with exactly one line on stderr, before starting anything

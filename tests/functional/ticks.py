@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from infra import outputs
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess
 
 
 def new_symbol() -> str:
@@ -31,18 +31,18 @@ def make_ticks(symbol: str, count: int, *, start_ms: int | None = None) -> list[
     ]
 
 
-def auth(cloud: RunningCloud) -> dict[str, str]:
+def auth(cloud: CloudProcess) -> dict[str, str]:
     """Headers that pass the ingest authorizer."""
     return {"Authorization": f"Bearer {cloud.outputs[outputs.INGEST_TOKEN]}"}
 
 
-def api_key(cloud: RunningCloud) -> dict[str, str]:
+def api_key(cloud: CloudProcess) -> dict[str, str]:
     """Headers with the exported query API key."""
     return {"x-api-key": cloud.outputs[outputs.QUERY_API_KEY]}
 
 
 async def ingest(
-    http: aiohttp.ClientSession, cloud: RunningCloud, ticks: list[dict[str, Any]]
+    http: aiohttp.ClientSession, cloud: CloudProcess, ticks: list[dict[str, Any]]
 ) -> tuple[int, dict[str, Any]]:
     """POST the ticks; (status, JSON body)."""
     async with http.post(
@@ -52,7 +52,7 @@ async def ingest(
 
 
 async def read_all(
-    http: aiohttp.ClientSession, cloud: RunningCloud, symbol: str, *, limit: int = 100
+    http: aiohttp.ClientSession, cloud: CloudProcess, symbol: str, *, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Every stored tick of `symbol`, following cursors."""
     ticks: list[dict[str, Any]] = []

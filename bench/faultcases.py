@@ -1,7 +1,7 @@
 """The fault matrix: the load generator at a fixed rate through a local cloud while a fault is on.
 
-Shared by `tests/functional/test_fault_matrix.py` (which asserts) and `bench/faults.py` (which
-prints), so it imports no pytest. One case: set the fault through the admin endpoint (time-bound,
+Shared by `bench/faults.py` (which prints) and `tests/functional/test_fault_matrix.py` (which
+asserts), so it imports no pytest. One case: set the fault through the admin endpoint (time-bound,
 so it switches itself off), run the load generator in this process (a `Worker` that keeps every
 ingest answer, for per-request evidence), probe `/query` once a second, wait for the spill
 queue to drain, read every tick back (loadgen's verify), retry each request that was not
@@ -29,15 +29,15 @@ from loadgen.stats import MergedStats, percentiles_ms
 from loadgen.targets import Targets, from_outputs
 from loadgen.verify import VerifyResult, verify_ticks
 from localcloud.faults import CRASH, THROTTLE_WRITES, UNAVAILABLE
-from tests.functional.cloudproc import RunningCloud
+from localcloud.launcher import CloudProcess, LaunchOptions
 
 __all__ = [
     "CASES",
+    "CLOUD",
     "STACK_FILE",
     "CaseResult",
     "FaultCase",
     "Load",
-    "cloud_args",
     "run_case",
 ]
 
@@ -52,11 +52,8 @@ _FUNCTION_TYPE: Final = "aws:lambda/function:Function"
 INGEST_FUNCTION: Final = "ingest-ingest-fn"
 """Logical names the program gives the ingest and replay functions (`IngestPath("ingest")`)."""
 REPLAY_FUNCTION: Final = "ingest-replay-fn"
-
-
-def cloud_args() -> tuple[str, ...]:
-    """`localcloud up` arguments of the matrix's cloud."""
-    return ("--stack-file", str(STACK_FILE), "--workers", str(WORKERS))
+CLOUD: Final = LaunchOptions(stack_file=STACK_FILE, workers=WORKERS)
+"""How the matrix's local cloud is launched."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,7 +241,7 @@ class RecordingWorker(Worker):
 class _Cloud:
     """What a case reads from the running cloud: admin counters, queues, function logs."""
 
-    def __init__(self, cloud: RunningCloud, http: aiohttp.ClientSession) -> None:
+    def __init__(self, cloud: CloudProcess, http: aiohttp.ClientSession) -> None:
         self.cloud = cloud
         self.http = http
         self.admin = cloud.admin_url
@@ -369,7 +366,7 @@ async def _retry(
 
 async def run_case(
     case: FaultCase,
-    cloud: RunningCloud,
+    cloud: CloudProcess,
     http: aiohttp.ClientSession,
     load: Load = Load(),
 ) -> CaseResult:

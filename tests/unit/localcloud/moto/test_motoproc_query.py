@@ -1,4 +1,4 @@
-"""The moto server's Query shortcut hands moto exactly the items a page can return."""
+"""The serialise_dynamodb patch's Query shortcut hands moto exactly the items a page can return."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from localcloud.moto.process import _page_candidates
+from localcloud.moto.patches import _page_candidates
 
 KEYS = st.lists(st.text("0123456789#ab", min_size=1, max_size=6), unique=True, max_size=40)
 
