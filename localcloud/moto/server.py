@@ -20,7 +20,9 @@ _STOP_TIMEOUT_S: Final = 10.0
 class MotoServer:
     """Starts `python -m localcloud.moto.process`, learns its port, and stops it (and waits)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, without: tuple[str, ...] = ()) -> None:
+        """`without`: patches to leave out (for benchmarks; see `patches.apply`)."""
+        self._without = without
         self._process: subprocess.Popen[str] | None = None
         self._port: int | None = None
         self._ready = threading.Event()
@@ -48,7 +50,7 @@ class MotoServer:
         the guard's one line.
         """
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.moto.process"],
+            [sys.executable, "-m", "localcloud.moto.process", *self._without],
             stdin=subprocess.PIPE,  # closing it (or dying) stops moto: no orphan
             stdout=subprocess.PIPE,
             text=True,

@@ -16,19 +16,21 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.moto_server import threaded_moto_server, werkzeug_app
 from moto.sqs.models import Queue, sqs_backends
 from werkzeug.test import EnvironBuilder
 
-from localcloud.moto.patches import _CACHEABLE, PATCHES, _wire_json
+from localcloud.moto.patches import _CACHEABLE, _ITEM_OPERATIONS, PATCHES, _item_answer, _wire_json
 
 REGION = "us-east-1"
 
@@ -275,6 +277,112 @@ def test_contract_fast_get_records_answer_is_what_moto_serialises(dynamodb: Any)
     # Epoch seconds both; moto's serializer truncates to the millisecond, the fast writer does not.
     assert len(fast_times) == len(moto_times)
     assert all(0 <= f - m < 0.001 + 1e-6 for f, m in zip(fast_times, moto_times, strict=True))
+
+
+# -- fast_item_answers ---------------------------------------------------------------------------
+
+_scalars = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=8)),
+    st.builds(
+        lambda n: {"N": str(n)}, st.decimals(allow_nan=False, allow_infinity=False, places=3)
+    ),
+    st.builds(lambda b: {"B": b}, st.binary(min_size=1, max_size=8)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(
+        lambda s: {"SS": sorted(s)},
+        st.sets(st.text(min_size=1, max_size=4), min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda s: {"BS": sorted(s)},
+        st.sets(st.binary(min_size=1, max_size=4), min_size=1, max_size=3),
+    ),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3)),
+        st.builds(
+            lambda m: {"M": m}, st.dictionaries(st.text(min_size=1, max_size=4), inner, max_size=3)
+        ),
+    ),
+    max_leaves=6,
+)
+_attributes = st.dictionaries(
+    st.text(alphabet="abcdefgh", min_size=1, max_size=3), _values, max_size=4
+)
+
+
+class _Answers:
+    """What moto's serializer wrote for each DynamoResult, beside what `_item_answer` writes."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, Any], bytes]] = []
+
+    def execute_result(self, original: Any) -> Any:
+        def execute_result(result: DynamoResult, context: Any) -> Any:
+            status, headers, body = original(result, context)
+            name, members = (
+                context.operation_model.name,
+                context.operation_model.output_shape.members,
+            )
+            direct = (
+                _item_answer(cast(dict[str, Any], result.result), members)
+                if name in _ITEM_OPERATIONS
+                else ""
+            )
+            self.seen.append((name, direct, dict(headers), body))
+            return status, headers, body
+
+        return execute_result
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=st.lists(_attributes, min_size=1, max_size=4))
+def test_contract_fast_item_answers_json_dumps_writes_what_moto_serialises(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, items: list[dict[str, Any]]
+) -> None:
+    answers = _Answers()
+    monkeypatch.setattr(
+        DynamoResult, "execute_result", answers.execute_result(DynamoResult.execute_result)
+    )
+    keys = [{"symbol": {"S": "CCC"}, "sk": {"S": f"{n:03d}"}} for n in range(len(items))]
+    dynamodb.batch_write_item(
+        RequestItems={
+            "ticks": [
+                {"PutRequest": {"Item": {**item, **key}}}
+                for item, key in zip(items, keys, strict=True)
+            ]
+        }
+    )
+    dynamodb.query(
+        TableName="ticks",
+        KeyConditionExpression="symbol = :s",
+        ExpressionAttributeValues={":s": {"S": "CCC"}},
+        Limit=max(1, len(items) - 1),
+        ReturnConsumedCapacity="TOTAL",
+    )
+    dynamodb.get_item(TableName="ticks", Key=keys[0])
+    dynamodb.batch_get_item(RequestItems={"ticks": {"Keys": keys}})
+    dynamodb.put_item(TableName="ticks", Item={**items[0], **keys[0]}, ReturnValues="ALL_OLD")
+    dynamodb.delete_item(TableName="ticks", Key=keys[-1], ReturnValues="ALL_OLD")
+    dynamodb.describe_table(TableName="ticks")  # not an item answer: left to moto
+    operations = {name for name, *_ in answers.seen}
+    assert operations == {
+        "Query",
+        "GetItem",
+        "BatchGetItem",
+        "PutItem",
+        "DeleteItem",
+        "DescribeTable",
+    }
+    for name, direct, headers, body in answers.seen:
+        if name in _ITEM_OPERATIONS:
+            assert json.loads(direct) == json.loads(body), name
+            assert headers == {"Content-Type": "application/x-amz-json-1.0"}
+    assert operations - _ITEM_OPERATIONS == {"DescribeTable"}
 
 
 # -- cheap_sqs_send ------------------------------------------------------------------------------

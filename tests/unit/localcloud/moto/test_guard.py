@@ -43,6 +43,7 @@ def test_every_patch_declares_what_it_touches() -> None:
         "speed_up_dispatch",
         "serialise_dynamodb",
         "fast_get_records",
+        "fast_item_answers",
         "cheap_sqs_send",
         "keep_alive",
     ]
@@ -288,3 +289,8 @@ def test_with_another_moto_that_checks_out_start_waits_until_it_listens(
         assert server.endpoint.startswith("http://127.0.0.1:")  # no wait_ready needed
     finally:
         server.stop()
+
+
+def test_apply_refuses_an_unknown_patch_name_before_patching() -> None:
+    with pytest.raises(ValueError, match="no such moto patch: nope"):
+        patches.apply(without=("nope",))

@@ -137,6 +137,29 @@ def _scenario(endpoint: str) -> dict[str, Any]:
     ]
     sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert sequence == sorted(sequence)
+
+    # Whole items of every attribute type, as the item operations answer them.
+    key = {"symbol": {"S": "CCC"}, "sk": {"S": "t#0001"}}
+    rich = {
+        **key,
+        "b": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"a", b"\x01"]},
+        "n": {"N": "1.25"},
+        "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}, {"SS": ["x", "y"]}]}}},
+    }
+    dynamodb.put_item(TableName="ticks", Item=rich)
+    seen["put_old"] = dynamodb.put_item(TableName="ticks", Item=rich, ReturnValues="ALL_OLD")
+    seen["get_item"] = dynamodb.get_item(TableName="ticks", Key=key, ConsistentRead=True)
+    seen["batch_get"] = dynamodb.batch_get_item(RequestItems={"ticks": {"Keys": [key]}})
+    seen["query_items"] = dynamodb.query(
+        TableName="ticks",
+        KeyConditionExpression="symbol = :s",
+        ExpressionAttributeValues={":s": {"S": "CCC"}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    for answer in ("put_old", "get_item", "batch_get", "query_items"):
+        del seen[answer]["ResponseMetadata"]  # request ids and dates
+    assert seen["get_item"]["Item"] == rich
     return seen
 
 
