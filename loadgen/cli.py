@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--start-rate", type=arg_type(float), default=0.0, help="rate at t=0 of --stages"
     )
+    load.add_argument(
+        "--arrival",
+        choices=("uniform", "burst"),
+        default="uniform",
+        help="uniform: spread over each second; burst: each second's requests at its start",
+    )
     load.add_argument("--batch", type=int, default=10, help="ticks per ingest request")
     load.add_argument("--symbols", type=int, default=8, help="distinct symbols")
     load.add_argument("--query-ratio", type=float, default=0.0, help="share of read requests")
@@ -125,6 +131,7 @@ def _load_config(args: argparse.Namespace) -> LoadConfig:
     return LoadConfig(
         stages=stages,
         start_rps=start_rps,
+        arrival=args.arrival,
         batch=args.batch,
         symbols=args.symbols,
         query_ratio=args.query_ratio,

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from loadgen.errors import UsageError
 
@@ -74,6 +75,8 @@ class LoadConfig:
     stages: tuple[Stage, ...]
     start_rps: float = 0.0
     """Rate at t=0; each stage ramps from the previous stage's end rate (this, for the first)."""
+    arrival: Literal["uniform", "burst"] = "uniform"
+    """`uniform`: requests spread evenly; `burst`: each second's requests at its start."""
     batch: int = 10
     """Ticks per ingest request."""
     symbols: int = 8

@@ -48,11 +48,16 @@ class Ramp:
 
 
 class Schedule:
-    """Piecewise-linear arrival rate; arrival k is planned where the cumulative count is k + 0.5."""
+    """Piecewise-linear arrival rate; arrival k is planned where the cumulative count is k + 0.5.
 
-    __slots__ = ("_ramps", "duration_s", "total")
+    With `burst`, each arrival moves to the start of the second it falls in: a second's requests
+    are all planned at once, as a simulator firing one batch per second sends them, with the
+    same count per second. Latency is still measured from each (now shared) planned time.
+    """
 
-    def __init__(self, stages: tuple[Stage, ...], *, start_rps: float) -> None:
+    __slots__ = ("_ramps", "burst", "duration_s", "total")
+
+    def __init__(self, stages: tuple[Stage, ...], *, start_rps: float, burst: bool = False) -> None:
         ramps: list[Ramp] = []
         t = 0.0
         before = 0.0
@@ -70,16 +75,19 @@ class Schedule:
             before += ramp.count
             rate = stage.target_rps
         self._ramps = tuple(ramps)
+        self.burst = burst
         self.duration_s = t
         self.total = _whole(before)
 
     @classmethod
     def from_config(cls, config: LoadConfig) -> Schedule:
         """The schedule a run config describes."""
-        return cls(config.stages, start_rps=config.start_rps)
+        return cls(config.stages, start_rps=config.start_rps, burst=config.arrival == "burst")
 
     def cumulative(self, t: float) -> float:
         """Continuous count of arrivals planned in `[0, t)`."""
+        if self.burst:  # planned at floor(u) < t exactly when the uniform time u < ceil(t)
+            t = math.ceil(t)
         for ramp in self._ramps:
             if t < ramp.start_s + ramp.duration_s:
                 return ramp.before + ramp.cumulative(max(t - ramp.start_s, 0.0))
@@ -94,7 +102,7 @@ class Schedule:
         target = index + 0.5
         for ramp in self._ramps:
             if target <= ramp.before + ramp.count or ramp is self._ramps[-1]:
-                return ramp.start_s + ramp.time_of(target - ramp.before)
+                return self._planned(ramp.start_s + ramp.time_of(target - ramp.before))
         raise AssertionError("unreachable: the last ramp always matches")
 
     def arrivals(self, *, first: int = 0, step: int = 1) -> Iterator[tuple[int, float]]:
@@ -108,7 +116,10 @@ class Schedule:
             while r < len(ramps) - 1 and target > ramps[r].before + ramps[r].count:
                 r += 1
             ramp = ramps[r]
-            yield index, ramp.start_s + ramp.time_of(target - ramp.before)
+            yield index, self._planned(ramp.start_s + ramp.time_of(target - ramp.before))
+
+    def _planned(self, uniform_s: float) -> float:
+        return float(math.floor(uniform_s)) if self.burst else uniform_s
 
 
 def _whole(count: float) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +64,28 @@ def test_arrivals_are_ordered_complete_and_split_exactly(stages, start, workers)
 def test_config_counts_planned_requests():
     config = LoadConfig(stages=(Stage(duration_s=10, target_rps=2000),), start_rps=2000)
     assert config.planned_requests == 20_000
+
+
+@settings(max_examples=50, deadline=None)
+@given(stages=stage_lists, start=st.floats(min_value=0.0, max_value=400.0))
+def test_burst_plans_each_second_at_its_start_with_the_same_counts(stages, start):
+    uniform = Schedule(tuple(stages), start_rps=start)
+    burst = Schedule(tuple(stages), start_rps=start, burst=True)
+    assert burst.total == uniform.total
+    times = [t for _, t in burst.arrivals()]
+    assert all(t == int(t) for t in times)
+    assert times == sorted(times)
+    assert times == [burst.time_of(i) for i in range(burst.total)]
+    for second in range(math.ceil(uniform.duration_s)):
+        expected = uniform.planned_in(second, second + 1)
+        assert times.count(float(second)) == expected
+        # Any window: consistent with the arrivals themselves.
+        assert burst.planned_in(second - 0.5, second + 0.5) == expected
+
+
+def test_burst_fires_the_original_simulators_pattern():
+    # 500 requests at the start of every second, for 3 s.
+    schedule = Schedule((Stage(duration_s=3.0, target_rps=500.0),), start_rps=500.0, burst=True)
+    times = [t for _, t in schedule.arrivals()]
+    assert [times.count(s) for s in (0.0, 1.0, 2.0)] == [500, 500, 500]
+    assert len(times) == 1500
