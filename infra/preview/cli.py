@@ -1,0 +1,138 @@
+"""`python -m infra.preview [--base REV] [--stack dev|prod|all] [--format text|markdown]
+[--output FILE]`: what would change in each stack, computed offline (docs/operations.md).
+
+The working tree and the base revision (default: HEAD's merge base with main) are each run in a
+subprocess (`python -m infra.preview.snapshot`, this interpreter, so the same packages), at the
+same time; the base is checked out in a temporary git worktree that is removed in every case.
+Bad arguments or an unknown revision: one line, exit 64. A tree whose program cannot run under
+the mocks: one line naming the side, exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+from cliargs import UsageParser, usage_error, usage_line
+from infra.preview.diff import StackDiff, diff_stack
+from infra.preview.render import render
+from infra.preview.snapshot import KEY_ENV
+from infra.preview.worktree import CheckoutError, RevisionError, checkout, repo_root, resolve
+
+__all__ = ["STACKS", "main"]
+
+NAME: Final = "infra.preview"
+STACKS: Final = ("dev", "prod")
+_HERE: Final = Path(__file__).resolve().parents[2]
+"""The tree this package is in: the snapshot subprocesses run its code."""
+
+
+class SideError(Exception):
+    """One side's program could not be run; the message names the side."""
+
+
+def _parser() -> UsageParser:
+    parser = UsageParser(
+        prog="python -m infra.preview",
+        name=NAME,
+        description="Offline infrastructure diff: the program under Pulumi's mock runtime, "
+        "for the working tree and a base revision, per stack.",
+    )
+    parser.add_argument(
+        "--base", metavar="REV", help="revision to compare with (default: merge base with main)"
+    )
+    parser.add_argument("--stack", choices=(*STACKS, "all"), default="all")
+    parser.add_argument("--format", choices=("text", "markdown"), default="text")
+    parser.add_argument("--output", metavar="FILE", type=Path, help="write here, not to stdout")
+    return parser
+
+
+def _start(root: Path, stacks: Sequence[str], key: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        KEY_ENV: key,
+        # Never pip-install a layer for a diff: a placeholder carries the layer's key.
+        "MARKETSTREAM_LAYER_BUILD": "skip",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        [sys.executable, "-m", "infra.preview.snapshot", str(root), *stacks],
+        cwd=_HERE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _collect(process: subprocess.Popen[str], side: str) -> dict[str, Any]:
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        raise SideError(f"{side}: {lines[-1] if lines else f'exit {process.returncode}'}")
+    data: dict[str, Any] = json.loads(stdout)
+    return data
+
+
+def _snapshots(
+    current: Path, base: Path, stacks: Sequence[str], base_label: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both sides' snapshots, run at the same time; SideError names the side that failed."""
+    key = secrets.token_hex(32)
+    processes = {"working tree": _start(current, stacks, key), base_label: _start(base, stacks, key)}
+    try:
+        new = _collect(processes["working tree"], "working tree")
+        old = _collect(processes[base_label], base_label)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    return old, new
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a cancelled CI job) unwinds like Ctrl-C, so the base worktree is removed.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the preview; 0 with the report, 64 on bad input, 1 when a side's program fails."""
+    args = _parser().parse_args(argv)
+    stacks = STACKS if args.stack == "all" else (args.stack,)
+    if args.output is not None and not args.output.resolve().parent.is_dir():
+        return usage_error(NAME, f"--output: no directory {args.output.parent}")
+    try:
+        root = repo_root(Path.cwd())
+        commit = resolve(root, args.base)
+    except RevisionError as exc:
+        return usage_error(NAME, f"--base: {exc}" if args.base is not None else exc)
+    base_label = f"base {commit[:12]}"
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with checkout(root, commit) as base:
+            old, new = _snapshots(root, base, stacks, base_label)
+    except (CheckoutError, SideError) as exc:
+        side = f"{base_label}: " if isinstance(exc, CheckoutError) else ""
+        print(usage_line(NAME, f"{side}{exc}"), file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    diffs: list[StackDiff] = [diff_stack(s, old[s], new[s]) for s in stacks]
+    report = render(diffs, base=commit[:12], fmt=args.format)
+    if args.output is None:
+        sys.stdout.write(report)
+        return 0
+    try:
+        args.output.write_text(report, encoding="utf-8")
+    except OSError as exc:
+        return usage_error(NAME, f"--output: cannot write {args.output}: {exc.strerror}")
+    return 0
