@@ -38,8 +38,8 @@ BUILD_DIR: Final = PROJECT_ROOT / ".build"
 
 LAYER_MODE_ENV: Final = "MARKETSTREAM_LAYER_BUILD"
 """`auto` (default): use the cache, pip-install on a miss; `offline`: use the cache, fail on a
-miss; `skip`: a placeholder layer holding only the layer's key, for runs that only inspect the declared
-resources."""
+miss; `skip`: a placeholder layer holding only the layer's key, for runs that only inspect the
+declared resources."""
 
 LayerMode = Literal["auto", "offline", "skip"]
 

@@ -1,9 +1,10 @@
 """`python -m infra.preview [--base REV] [--stack dev|prod|all] [--format text|markdown]
 [--output FILE]`: what would change in each stack, computed offline (docs/operations.md).
 
-The working tree and the base revision (default: HEAD's merge base with main) are each run in a
-subprocess (`python -m infra.preview.snapshot`, this interpreter, so the same packages), at the
-same time; the base is checked out in a temporary git worktree that is removed in every case.
+The working tree and the base revision (default: HEAD's merge base with main) are run in a
+subprocess (`python -m infra.preview.snapshot`, with this interpreter, so the same packages), each
+with its own modules on `sys.path`; the base is checked out in a temporary git worktree that is
+removed in every case.
 Bad arguments or an unknown revision: one line, exit 64. A tree whose program cannot run under
 the mocks: one line naming the side, exit 1.
 """
@@ -55,48 +56,36 @@ def _parser() -> UsageParser:
     return parser
 
 
-def _start(root: Path, stacks: Sequence[str], key: str) -> subprocess.Popen[str]:
+def _snapshots(
+    sides: dict[str, Path], stacks: Sequence[str]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each side's snapshot, per stack; SideError names the first side whose program failed."""
     env = {
         **os.environ,
-        KEY_ENV: key,
+        KEY_ENV: secrets.token_hex(32),
         # Never pip-install a layer for a diff: a placeholder carries the layer's key.
         "MARKETSTREAM_LAYER_BUILD": "skip",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-        [sys.executable, "-m", "infra.preview.snapshot", str(root), *stacks],
-        cwd=_HERE,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    argv = [sys.executable, "-m", "infra.preview.snapshot"]
+    argv += [f"--stack={stack}" for stack in stacks]
+    argv += [str(path) for path in sides.values()]
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        argv, cwd=_HERE, env=env, capture_output=True, text=True, check=False
     )
-
-
-def _collect(process: subprocess.Popen[str], side: str) -> dict[str, Any]:
-    stdout, stderr = process.communicate()
-    if process.returncode != 0:
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        raise SideError(f"{side}: {lines[-1] if lines else f'exit {process.returncode}'}")
-    data: dict[str, Any] = json.loads(stdout)
-    return data
-
-
-def _snapshots(
-    current: Path, base: Path, stacks: Sequence[str], base_label: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both sides' snapshots, run at the same time; SideError names the side that failed."""
-    key = secrets.token_hex(32)
-    processes = {"working tree": _start(current, stacks, key), base_label: _start(base, stacks, key)}
     try:
-        new = _collect(processes["working tree"], "working tree")
-        old = _collect(processes[base_label], base_label)
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-    return old, new
+        results = json.loads(result.stdout) if result.returncode == 0 else None
+    except ValueError:
+        results = None
+    if not isinstance(results, list):
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        raise SideError(f"the snapshot failed: {lines[-1] if lines else result.returncode}")
+    snapshots = {}
+    for side, item in zip(sides, results, strict=False):
+        if "error" in item:
+            raise SideError(f"{side}: {item['error']}")
+        snapshots[side] = item["stacks"]
+    return snapshots
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -119,13 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with checkout(root, commit) as base:
-            old, new = _snapshots(root, base, stacks, base_label)
+            snapshots = _snapshots({"working tree": root, base_label: base}, stacks)
     except (CheckoutError, SideError) as exc:
         side = f"{base_label}: " if isinstance(exc, CheckoutError) else ""
         print(usage_line(NAME, f"{side}{exc}"), file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    old, new = snapshots[base_label], snapshots["working tree"]
     diffs: list[StackDiff] = [diff_stack(s, old[s], new[s]) for s in stacks]
     report = render(diffs, base=commit[:12], fmt=args.format)
     if args.output is None:

@@ -48,10 +48,21 @@ def _hash(value: Any, marker: str) -> str:
     return f"sha256:{str(digest)[:12]}" if isinstance(digest, str) else "(not an archive)"
 
 
+def _numbers(value: Any) -> Any:
+    """`value` with whole floats as integers: Pulumi passes every number as a float."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    return value
+
+
 def _value(value: Any) -> str:
     if value is ABSENT:
         return "(none)"
-    text = json.dumps(value, sort_keys=True, separators=(", ", ": "))
+    text = json.dumps(_numbers(value), sort_keys=True, separators=(", ", ": "))
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 

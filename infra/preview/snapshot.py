@@ -1,15 +1,18 @@
-"""One tree's resources as JSON: `python -m infra.preview.snapshot ROOT STACK [STACK ...]`.
+"""Trees' resources as JSON: `python -m infra.preview.snapshot --stack S [--stack S] ROOT ...`.
 
-Runs `ROOT/__main__.py` under the mock runtime with `MockAws` for each stack and prints
-`{"<stack>": [resource, ...]}`: each resource's URN, type, name, parent URN and inputs, with
-every secret replaced by a keyed digest (`MARKETSTREAM_PREVIEW_KEY`, random per preview, so equal
-secrets compare equal and no value ever leaves this process) and every asset or archive by the
-SHA-256 of its contents (archives of directories as `infra.packaging.tree_hash` computes it).
+Runs each `ROOT/__main__.py` under the mock runtime with `MockAws`, for each stack, and prints
+one JSON list, an item per ROOT: `{"stacks": {"<stack>": [resource, ...]}}`, or `{"error": "one
+line"}` for the first ROOT whose program cannot run (the ROOTs after it are not run). A resource
+is its URN, type, name, parent URN and inputs, with every secret replaced by a keyed digest
+(`MARKETSTREAM_PREVIEW_KEY`, random per preview, so equal secrets compare equal and no value
+ever leaves this process) and every asset or archive by the SHA-256 of its contents (a
+directory's as `infra.packaging.tree_hash` computes it).
 
-This module is this tree's code, but the program and the modules it imports are ROOT's: ROOT
-may be another revision, whose `infra` differs from (or predates) this one. So this tree's
-modules are dropped from `sys.modules` and ROOT takes its place on `sys.path` before the program
-runs; the runner keeps working on the functions it already holds.
+This module is this tree's code, but each program and the modules it imports are its ROOT's: a
+ROOT may be another revision, whose `infra` differs from (or predates) this one. So before each
+ROOT runs, the project's modules are dropped from `sys.modules` and that ROOT alone takes their
+place on `sys.path`; the runner keeps working on the functions it already holds. One process for
+every ROOT: the AWS SDK's modules, most of the cost of a run, are imported once.
 """
 
 from __future__ import annotations
@@ -21,23 +24,24 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import pulumi
 import yaml
 
+from cliargs import UsageParser
 from infra.mockaws import MockAws
 from infra.mockrun import is_secret, plain, run_program
 from infra.packaging import tree_hash
 
-__all__ = ["ARCHIVE", "ASSET", "KEY_ENV", "SECRET", "main", "snapshot"]
+__all__ = ["ARCHIVE", "ASSET", "KEY_ENV", "SECRET", "main", "snapshot", "snapshot_trees"]
 
 KEY_ENV: Final = "MARKETSTREAM_PREVIEW_KEY"
 """Hex key of the secrets' digests; the preview sets one per run for both trees."""
 
-SECRET: Final = "__secret__"
+SECRET: Final = "__secret__"  # noqa: S105 - a marker key, not a secret
 ARCHIVE: Final = "__archive__"
 ASSET: Final = "__asset__"
 """Keys of the one-key objects that stand for a secret, an archive and an asset."""
@@ -113,32 +117,29 @@ def _project(root: Path) -> str:
     return str(name)
 
 
-def _isolate(root: Path) -> None:
-    """Make ROOT's modules the ones the program imports, not this tree's (see the docstring)."""
-    prefixes = (str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve()))
+def _isolate(root: Path, others: Sequence[Path]) -> None:
+    """Make ROOT's modules the ones its program imports (see the module's docstring)."""
+    trees = [str(_HERE), *(str(p) for p in others)]
+    installed = (str(Path(sys.prefix).resolve()), str(Path(sys.base_prefix).resolve()))
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not file or name == "__main__":
             continue
         path = str(Path(file).resolve())
-        if path.startswith(str(_HERE) + os.sep) and not path.startswith(prefixes):
+        if any(path.startswith(t + os.sep) for t in trees) and not path.startswith(installed):
             del sys.modules[name]
-    here = {str(_HERE), "", "."}
-    sys.path[:] = [str(root), *(p for p in sys.path if str(Path(p).resolve()) not in here)]
+    drop = {*trees, str(Path.cwd()), ""}
+    sys.path[:] = [str(root), *(p for p in sys.path if str(Path(p).resolve()) not in drop)]
     os.chdir(root)  # as `pulumi` runs the program: from the project directory
 
 
-def snapshot(
-    root: Path, stacks: Sequence[str], key: bytes, *, isolate: Callable[[Path], None] = _isolate
-) -> dict[str, list[dict[str, Any]]]:
+def snapshot(root: Path, stacks: Sequence[str], key: bytes) -> dict[str, list[dict[str, Any]]]:
     """Every stack's resources declared by `root/__main__.py`, as JSON data, sorted by URN."""
-    root = root.resolve()
     program = root / "__main__.py"
     if not program.is_file():
         raise SnapshotError("no __main__.py")
     project = _project(root)
     configs = {stack: _stack_config(root, stack) for stack in stacks}
-    isolate(root)
     result: dict[str, list[dict[str, Any]]] = {}
     for stack in stacks:
         try:
@@ -164,21 +165,31 @@ def snapshot(
     return result
 
 
+def snapshot_trees(roots: Sequence[Path], stacks: Sequence[str], key: bytes) -> list[Any]:
+    """Each root's snapshot (`{"stacks": ...}`), up to the first that fails (`{"error": ...}`)."""
+    roots = [root.resolve() for root in roots]
+    results: list[Any] = []
+    for root in roots:
+        try:
+            _isolate(root, roots)
+            results.append({"stacks": snapshot(root, stacks, key)})
+        except SnapshotError as exc:
+            results.append({"error": str(exc)})
+            break
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the JSON snapshot of ROOT for the stacks named; one line on stderr and 1 if not."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2:
-        print("usage: python -m infra.preview.snapshot ROOT STACK [STACK ...]", file=sys.stderr)
-        return os.EX_USAGE
+    """Print the JSON snapshots of the ROOTs for the stacks named (64 on a bad command line)."""
+    parser = UsageParser(prog="python -m infra.preview.snapshot", name="infra.preview.snapshot")
+    parser.add_argument("--stack", action="append", required=True)
+    parser.add_argument("roots", metavar="ROOT", nargs="+", type=Path)
+    args = parser.parse_args(argv)
     key = bytes.fromhex(os.environ.get(KEY_ENV) or secrets.token_hex(32))
-    try:
-        # stdout carries the JSON alone: whatever the program prints goes to stderr.
-        with contextlib.redirect_stdout(sys.stderr):
-            data = snapshot(Path(args[0]), args[1:], key)
-    except SnapshotError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    json.dump(data, sys.stdout, sort_keys=True)
+    # stdout carries the JSON alone: whatever a program prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = snapshot_trees(args.roots, args.stack, key)
+    json.dump(results, sys.stdout, sort_keys=True)
     return 0
 
 
