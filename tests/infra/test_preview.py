@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from infra.mockaws import MockAws
+from infra.preview.worktree import CheckoutError, checkout
 from tests.infra.pulumi_mocks import ROOT
 
 GIT = ("git", "-c", "user.name=preview-test", "-c", "user.email=preview@test.invalid")
@@ -237,3 +239,37 @@ def test_a_program_failing_on_either_side_names_the_side_and_exits_1(clone: Path
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"infra.preview: error: base {broken[:12]}: stack dev: the program")
     assert worktrees(clone) == [f"worktree {clone}"]
+
+
+def test_a_base_that_cannot_be_checked_out_leaves_no_worktree(
+    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with (
+        pytest.raises(CheckoutError, match=r"^cannot check out 000000000000: "),
+        checkout(clone, "0" * 40),
+    ):
+        pytest.fail("checked out a commit that does not exist")
+    assert worktrees(clone) == [f"worktree {clone}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_worktree_is_removed_when_the_run_is_interrupted(
+    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    head = _git(clone, "rev-parse", "HEAD").strip()
+    seen: list[Path] = []
+
+    def interrupted() -> None:
+        with checkout(clone, head) as base:
+            seen.append(base)
+            assert (base / "__main__.py").is_file()
+            assert len(worktrees(clone)) == 2
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert seen and not seen[0].exists()
+    assert worktrees(clone) == [f"worktree {clone}"]
+    assert list(tmp_path.iterdir()) == []
