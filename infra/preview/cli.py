@@ -32,6 +32,8 @@ __all__ = ["STACKS", "main"]
 
 NAME: Final = "infra.preview"
 STACKS: Final = ("dev", "prod")
+_TIMEOUT_S: Final = 900
+"""A program that hangs under the mocks fails the diff instead of holding a CI runner."""
 _HERE: Final = Path(__file__).resolve().parents[2]
 """The tree this package is in: the snapshot subprocesses run its code."""
 
@@ -70,9 +72,18 @@ def _snapshots(
     argv = [sys.executable, "-m", "infra.preview.snapshot"]
     argv += [f"--stack={stack}" for stack in stacks]
     argv += [str(path) for path in sides.values()]
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        argv, cwd=_HERE, env=env, capture_output=True, text=True, check=False
-    )
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            argv,
+            cwd=_HERE,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise SideError(f"the programs did not finish within {_TIMEOUT_S} s") from None
     try:
         results = json.loads(result.stdout) if result.returncode == 0 else None
     except ValueError:

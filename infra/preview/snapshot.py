@@ -74,7 +74,7 @@ def _mask(value: Any, key: bytes) -> Any:
     if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
         return {ASSET: value.uri}
     if isinstance(value, pulumi.Resource):
-        return {"urn": str(getattr(value, "_name", ""))}
+        return {"resource": str(getattr(value, "_name", ""))}
     if isinstance(value, dict):
         return {str(k): _mask(v, key) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
@@ -144,8 +144,11 @@ def snapshot(root: Path, stacks: Sequence[str], key: bytes) -> dict[str, list[di
     for stack in stacks:
         try:
             deployment = run_program(program, stack, configs[stack], MockAws(), project=project)
-        except Exception as exc:  # the program's own error, whatever it is
-            message = " ".join(str(exc).split()) or type(exc).__name__
+        except (Exception, SystemExit) as exc:  # the program's own error, whatever it is
+            # A RunError's message is written for people (ConfigError names the key); for
+            # anything else, the exception's type says what went wrong.
+            text = str(exc) if isinstance(exc, pulumi.RunError) else f"{type(exc).__name__}: {exc}"
+            message = " ".join(text.split())
             raise SnapshotError(f"stack {stack}: the program failed: {message}") from exc
         # Hashed now: the next stack's run restages the same build directories.
         result[stack] = sorted(

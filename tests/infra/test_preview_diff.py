@@ -74,7 +74,7 @@ def test_an_unchanged_secret_is_no_change_and_a_changed_one_shows_no_value() -> 
     (prop,) = change.properties
     assert prop.kind == "secret"
     for fmt in ("text", "markdown"):
-        report = render([diff], base="abc", fmt=fmt)  # type: ignore[arg-type]
+        report = render([diff], base="abc", fmt=fmt)
         assert "secret changed" in report and "d1" not in report and "d2" not in report
 
 
