@@ -15,6 +15,22 @@ __all__ = ["ALL", "forces_replacement"]
 ALL: Final = "*"
 """Every input: the type has no update at all (a change is a new resource)."""
 
+_LAYER_VERSION: Final = frozenset(
+    [
+        "layerName",
+        "code",
+        "s3Bucket",
+        "s3Key",
+        "s3ObjectVersion",
+        "sourceCodeHash",
+        "compatibleRuntimes",
+        "compatibleArchitectures",
+        "description",
+        "licenseInfo",
+    ]
+)
+"""Every input of a layer version but whether to keep it on delete."""
+
 _FORCE_NEW: Final[dict[str, frozenset[str]]] = {
     # Names are identities on AWS: a new name is a new queue, table, function, ...
     "aws:sqs/queue:Queue": frozenset({"name", "namePrefix", "fifoQueue"}),
@@ -33,7 +49,7 @@ _FORCE_NEW: Final[dict[str, frozenset[str]]] = {
     "aws:apigatewayv2/stage:Stage": frozenset({"apiId", "name"}),
     # Immutable on AWS: a permission statement or a layer version is replaced, never updated.
     "aws:lambda/permission:Permission": frozenset({ALL}),
-    "aws:lambda/layerVersion:LayerVersion": frozenset({ALL}),
+    "aws:lambda/layerVersion:LayerVersion": _LAYER_VERSION,
 }
 
 
