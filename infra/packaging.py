@@ -38,7 +38,8 @@ BUILD_DIR: Final = PROJECT_ROOT / ".build"
 
 LAYER_MODE_ENV: Final = "MARKETSTREAM_LAYER_BUILD"
 """`auto` (default): use the cache, pip-install on a miss; `offline`: use the cache, fail on a
-miss; `skip`: an empty placeholder layer, for runs that only inspect the declared resources."""
+miss; `skip`: a placeholder layer holding only the layer's key, for runs that only inspect the
+declared resources."""
 
 LayerMode = Literal["auto", "offline", "skip"]
 
@@ -126,11 +127,14 @@ def stage_layer(
 ) -> Staged:
     """The layer directory (`python/` at its root) for these requirements, built if not cached."""
     mode = mode or _layer_mode()
-    if mode == "skip":
-        placeholder = build_dir / "empty"
-        (placeholder / "python").mkdir(parents=True, exist_ok=True)
-        return Staged(placeholder, tree_hash(placeholder))
     key = layer_key(requirements, architecture, runtime)
+    if mode == "skip":
+        # No packages, only the key of the layer it stands for: mock runs (the offline preview)
+        # still see a change of the requirements, the platform or the Python version.
+        placeholder = build_dir / f"placeholder-{key}"
+        (placeholder / "python").mkdir(parents=True, exist_ok=True)
+        (placeholder / "layer-key").write_text(key + "\n", encoding="utf-8")
+        return Staged(placeholder, tree_hash(placeholder))
     dest = build_dir / key
     marker = build_dir / f"{key}.json"
     # The marker is written last, so a half-built directory is never taken for a cache hit.

@@ -6,7 +6,6 @@ each one is replaced by a value generated locally (and reported), never silently
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,18 +32,6 @@ class StackConfig:
     def region(self) -> str:
         """`aws:region`, default us-east-1."""
         return str(self.values.get("aws:region") or "us-east-1")
-
-    def pulumi_config_env(self) -> str:
-        """`PULUMI_CONFIG` as the engine passes it: every value a string, objects as JSON."""
-        return json.dumps({key: _text(value) for key, value in self.values.items()})
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
 
 
 def load_stack_config(

@@ -25,7 +25,7 @@ unless set explicitly. Components (`marketstream:index:*`) group the resources u
 Packaging: the program stages `handlers/` into `.build/function/` and the layer's dependencies
 into `.build/layer/<key>/python/` (key = hash of `handlers/requirements.txt`, platform and Python
 version). `MARKETSTREAM_LAYER_BUILD=auto` (default) builds the layer with pip on a cache miss,
-`offline` fails instead, `skip` declares an empty placeholder layer (mock-only runs).
+`offline` fails instead, `skip` declares a placeholder layer holding only that key (mock-only runs).
 """
 
 

@@ -71,8 +71,8 @@ class TestFunctions:
         for function in functions:
             assert function.inputs["architectures"] == ["arm64"]
             assert function.inputs["runtime"] == "python3.13"
-            assert function.inputs["layers"] == [layer.state["arn"]]
-            assert function.inputs["code"].path.endswith(".build/function")
+            assert function.inputs["layers"] == [layer.outputs["arn"]]
+            assert function.inputs["code"]["path"].endswith(".build/function")
 
     def test_memory_and_timeouts_follow_the_stack(self, stack_run: StackRun) -> None:
         config = _config(stack_run)
@@ -119,8 +119,8 @@ class TestFunctions:
 
     def test_environment_variables(self, stack_run: StackRun) -> None:
         config = _config(stack_run)
-        table = stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"]
-        spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["url"]
+        table = stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs["name"]
+        spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill").outputs["url"]
         secret = stack_run.one("aws:secretsmanager/secret:Secret", "ingest-token-secret")
         env = {
             f.inputs["handler"]: f.inputs["environment"]["variables"]
@@ -144,7 +144,7 @@ class TestFunctions:
             ENV.TABLE_NAME: table,
             ENV.STACK: stack_run.stack,
         }
-        assert env["handlers.authorizer.handler"] == {ENV.TOKEN_SECRET_ID: secret.state["arn"]}
+        assert env["handlers.authorizer.handler"] == {ENV.TOKEN_SECRET_ID: secret.outputs["arn"]}
 
 
 class TestIngestPath:
@@ -167,10 +167,10 @@ class TestIngestPath:
 
         assert integration.inputs["payloadFormatVersion"] == "2.0"
         assert integration.inputs["integrationType"] == "AWS_PROXY"
-        assert integration.inputs["integrationUri"] == ingest.state["invokeArn"]
+        assert integration.inputs["integrationUri"] == ingest.outputs["invokeArn"]
 
         assert authorizer.inputs["authorizerType"] == "REQUEST"
-        assert authorizer.inputs["authorizerUri"] == auth_fn.state["invokeArn"]
+        assert authorizer.inputs["authorizerUri"] == auth_fn.outputs["invokeArn"]
         assert authorizer.inputs["authorizerResultTtlInSeconds"] == 300
         assert authorizer.inputs["enableSimpleResponses"] is True
         assert authorizer.inputs["authorizerPayloadFormatVersion"] == "2.0"
@@ -184,7 +184,7 @@ class TestIngestPath:
         assert stage["defaultRouteSettings"]["throttlingRateLimit"] == rate
         assert stage["defaultRouteSettings"]["throttlingBurstLimit"] == burst
         logs = stack_run.one("aws:cloudwatch/logGroup:LogGroup", "ingest-access-logs")
-        assert stage["accessLogSettings"]["destinationArn"] == logs.state["arn"]
+        assert stage["accessLogSettings"]["destinationArn"] == logs.outputs["arn"]
         fields = json.loads(stage["accessLogSettings"]["format"])
         assert fields["status"] == "$context.status"
         assert fields["requestId"] == "$context.requestId"
@@ -195,10 +195,10 @@ class TestIngestPath:
         )
         dlq = stack_run.one("aws:sqs/queue:Queue", "ingest-dlq")
         ingest = _function(stack_run, "handlers.ingest.handler")
-        assert invoke.inputs["functionName"] == ingest.state["name"]
+        assert invoke.inputs["functionName"] == ingest.outputs["name"]
         assert invoke.inputs["maximumRetryAttempts"] == 2
         assert invoke.inputs["destinationConfig"] == {
-            "onFailure": {"destination": dlq.state["arn"]}
+            "onFailure": {"destination": dlq.outputs["arn"]}
         }
 
     def test_replay_event_source(self, stack_run: StackRun) -> None:
@@ -208,8 +208,8 @@ class TestIngestPath:
         spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill")
         replay = _function(stack_run, "handlers.replay.handler")
         size, window = {"dev": (10, 1), "prod": (100, 2)}[stack_run.stack]
-        assert mapping.inputs["eventSourceArn"] == spill.state["arn"]
-        assert mapping.inputs["functionName"] == replay.state["arn"]
+        assert mapping.inputs["eventSourceArn"] == spill.outputs["arn"]
+        assert mapping.inputs["functionName"] == replay.outputs["arn"]
         assert mapping.inputs["batchSize"] == size
         assert mapping.inputs["maximumBatchingWindowInSeconds"] == window
         assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -221,7 +221,7 @@ class TestIngestPath:
         assert spill["visibilityTimeoutSeconds"] >= 6 * replay["timeout"]
         redrive = json.loads(spill["redrivePolicy"])
         assert redrive == {
-            "deadLetterTargetArn": dlq.state["arn"],
+            "deadLetterTargetArn": dlq.outputs["arn"],
             "maxReceiveCount": {"dev": 5, "prod": 8}[stack_run.stack],
         }
         assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
@@ -234,7 +234,7 @@ class TestIngestPath:
         ).inputs
         assert token.inputs["length"] >= 32
         assert version["secretId"] == secret.id
-        assert version["secretString"] == token.state["result"]
+        assert version["secretString"] == token.outputs["result"]
         assert (
             "secretString"
             in stack_run.one(
@@ -269,7 +269,7 @@ class TestQueryPath:
         for integration in integrations:
             assert integration.inputs["type"] == "AWS_PROXY"
             assert integration.inputs["integrationHttpMethod"] == "POST"
-            assert integration.inputs["uri"] == query.state["invokeArn"]
+            assert integration.inputs["uri"] == query.outputs["invokeArn"]
 
     def test_deployment_has_triggers_and_a_separate_stage(self, stack_run: StackRun) -> None:
         deployment = stack_run.one("aws:apigateway/deployment:Deployment", "query-deployment")
@@ -322,7 +322,7 @@ class TestQueryPath:
             value = stack_run.one(
                 "random:index/randomPassword:RandomPassword", f"query-key-{client['name']}-value"
             )
-            assert key.inputs["value"] == value.state["result"]
+            assert key.inputs["value"] == value.outputs["result"]
             assert "value" in key.secret_inputs, "the key value stays a Pulumi secret"
             assert len(key.inputs["value"]) >= 20  # API Gateway's minimum
             (binding,) = [b.inputs for b in bindings if b.inputs["keyId"] == key.id]

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, StackConfig, load_config, parse_config
-from tests.infra.pulumi_mocks import STACKS, pulumi_config_env, run_program, stack_file
+from infra.mockrun import pulumi_config_env
+from tests.infra.pulumi_mocks import STACKS, run_program, stack_file
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_distribution_reads_the_bucket_through_oac_over_https_only(stack_run: St
     assert oac.inputs["signingBehavior"] == "always"
     assert oac.inputs["signingProtocol"] == "sigv4"
     [origin] = cdn.inputs["origins"]
-    assert origin["domainName"] == bucket.state["bucketRegionalDomainName"]
+    assert origin["domainName"] == bucket.outputs["bucketRegionalDomainName"]
     assert origin["originAccessControlId"] == oac.id
     behavior = cdn.inputs["defaultCacheBehavior"]
     assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
@@ -59,8 +59,8 @@ def test_only_this_distribution_may_read_objects(stack_run: StackRun) -> None:
         "Effect": "Allow",
         "Principal": {"Service": "cloudfront.amazonaws.com"},
         "Action": "s3:GetObject",
-        "Resource": f"{bucket.state['arn']}/*",
-        "Condition": {"StringEquals": {"AWS:SourceArn": cdn.state["arn"]}},
+        "Resource": f"{bucket.outputs['arn']}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": cdn.outputs["arn"]}},
     }
 
 

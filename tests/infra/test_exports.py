@@ -10,21 +10,25 @@ from tests.infra.pulumi_mocks import StackRun
 
 def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None:
     assert set(stack_run.exports) == set(outputs.ALL_KEYS)
-    http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").state["apiEndpoint"]
-    stage = stack_run.one("aws:apigateway/stage:Stage", "query-stage").state["invokeUrl"]
+    http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").outputs["apiEndpoint"]
+    stage = stack_run.one("aws:apigateway/stage:Stage", "query-stage").outputs["invokeUrl"]
     token = stack_run.one("random:index/randomPassword:RandomPassword", "ingest-token")
     first = stack_run.config["marketstream:queryClients"][0]["name"]
     key = stack_run.one("aws:apigateway/apiKey:ApiKey", f"query-key-{first}")
-    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").state["apiEndpoint"]
+    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").outputs["apiEndpoint"]
     assert ws_api.startswith("wss://")
     assert stack_run.exports == {
         outputs.INGEST_URL: f"{http_api}/ingest",
         outputs.QUERY_BASE_URL: stage,
-        outputs.INGEST_TOKEN: token.state["result"],
+        outputs.INGEST_TOKEN: token.outputs["result"],
         outputs.QUERY_API_KEY: key.inputs["value"],
-        outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"],
-        outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["url"],
-        outputs.DLQ_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["url"],
+        outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs[
+            "name"
+        ],
+        outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").outputs[
+            "url"
+        ],
+        outputs.DLQ_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").outputs["url"],
         outputs.CLOUDWATCH_DASHBOARD_URL: (
             "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
             f"#dashboards/dashboard/marketstream-{stack_run.stack}"
@@ -32,14 +36,14 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.WS_URL: f"{ws_api}/live",
         outputs.DASHBOARD_URL: (
             "https://"
-            + stack_run.one("aws:cloudfront/distribution:Distribution", "dashboard-cdn").state[
+            + stack_run.one("aws:cloudfront/distribution:Distribution", "dashboard-cdn").outputs[
                 "domainName"
             ]
             + f"/index.html?ws={ws_api}/live"
         ),
         outputs.SUBSCRIBER_QUEUE_URLS: json.dumps(
             {
-                s["name"]: stack_run.one("aws:sqs/queue:Queue", f"fanout-sub-{s['name']}").state[
+                s["name"]: stack_run.one("aws:sqs/queue:Queue", f"fanout-sub-{s['name']}").outputs[
                     "url"
                 ]
                 for s in stack_run.config["marketstream:subscribers"]

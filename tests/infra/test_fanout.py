@@ -38,7 +38,7 @@ def _topic(run: StackRun) -> Recorded:
 
 
 def _stream_arn(run: StackRun) -> str:
-    arn: str = run.one("aws:dynamodb/table:Table", "ticks-table").state["streamArn"]
+    arn: str = run.one("aws:dynamodb/table:Table", "ticks-table").outputs["streamArn"]
     return arn
 
 
@@ -50,7 +50,7 @@ def test_fanout_consumer_mapping_is_bounded_and_reports_partial_failures(
     failures = stack_run.one(QUEUE, "fanout-failures")
     retries, age, size = {"dev": (3, 3600, 100), "prod": (5, 7200, 200)}[stack_run.stack]
     assert mapping["eventSourceArn"] == _stream_arn(stack_run)
-    assert mapping["functionName"] == consumer.state["arn"]
+    assert mapping["functionName"] == consumer.outputs["arn"]
     assert mapping["startingPosition"] == "LATEST"
     assert mapping["batchSize"] == size
     assert mapping["maximumBatchingWindowInSeconds"] == 0
@@ -59,7 +59,9 @@ def test_fanout_consumer_mapping_is_bounded_and_reports_partial_failures(
     assert mapping["maximumRecordAgeInSeconds"] == age
     assert mapping["maximumRetryAttempts"] >= 0 and mapping["maximumRecordAgeInSeconds"] >= 60
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": failures.state["arn"]}}
+    assert mapping["destinationConfig"] == {
+        "onFailure": {"destinationArn": failures.outputs["arn"]}
+    }
     (pattern,) = mapping["filterCriteria"]["filters"]
     assert json.loads(pattern["pattern"]) == {"eventName": ["INSERT", "MODIFY"]}
 
@@ -70,7 +72,7 @@ def test_broadcast_mapping_reads_the_same_stream_with_short_bounded_retries(
     mapping = stack_run.one(MAPPING, "fanout-broadcast-source").inputs
     broadcast = _function(stack_run, "handlers.broadcast.handler")
     assert mapping["eventSourceArn"] == _stream_arn(stack_run)
-    assert mapping["functionName"] == broadcast.state["arn"]
+    assert mapping["functionName"] == broadcast.outputs["arn"]
     assert mapping["startingPosition"] == "LATEST"
     assert mapping["maximumRetryAttempts"] == 1
     assert mapping["maximumRecordAgeInSeconds"] == 60
@@ -85,7 +87,7 @@ def test_one_filtered_raw_subscription_per_subscriber(stack_run: StackRun) -> No
     subscriptions = {
         s.name: s.inputs
         for s in stack_run.of_type(SUBSCRIPTION)
-        if s.inputs["topic"] == topic.state["arn"]
+        if s.inputs["topic"] == topic.outputs["arn"]
     }
     assert sorted(subscriptions) == sorted(
         f"fanout-sub-{s['name']}-subscription" for s in subscribers
@@ -94,9 +96,9 @@ def test_one_filtered_raw_subscription_per_subscriber(stack_run: StackRun) -> No
         name = subscriber["name"]
         queue = stack_run.one(QUEUE, f"fanout-sub-{name}")
         subscription = subscriptions[f"fanout-sub-{name}-subscription"]
-        assert subscription["topic"] == topic.state["arn"]
+        assert subscription["topic"] == topic.outputs["arn"]
         assert subscription["protocol"] == "sqs"
-        assert subscription["endpoint"] == queue.state["arn"]
+        assert subscription["endpoint"] == queue.outputs["arn"]
         assert subscription["rawMessageDelivery"] is True
         assert subscription["filterPolicyScope"] == "MessageAttributes"
         assert json.loads(subscription["filterPolicy"]) == {"symbol": sorted(subscriber["symbols"])}
@@ -108,18 +110,18 @@ def test_each_subscriber_queue_has_its_own_dlq(stack_run: StackRun) -> None:
         queue = stack_run.one(QUEUE, f"fanout-sub-{name}").inputs
         dlq = stack_run.one(QUEUE, f"fanout-sub-{name}-dlq")
         assert json.loads(queue["redrivePolicy"]) == {
-            "deadLetterTargetArn": dlq.state["arn"],
+            "deadLetterTargetArn": dlq.outputs["arn"],
             "maxReceiveCount": subscriber.get("maxReceiveCount", 5),
         }
 
 
 def test_queue_policies_let_only_the_topic_send(stack_run: StackRun) -> None:
-    topic = _topic(stack_run).state["arn"]
+    topic = _topic(stack_run).outputs["arn"]
     policies = stack_run.of_type(QUEUE_POLICY)
     assert len(policies) == len(stack_run.config["marketstream:subscribers"])
     for policy in policies:
         queue = next(
-            q for q in stack_run.of_type(QUEUE) if q.state["url"] == policy.inputs["queueUrl"]
+            q for q in stack_run.of_type(QUEUE) if q.outputs["url"] == policy.inputs["queueUrl"]
         )
         (statement,) = json.loads(policy.inputs["policy"])["Statement"]
         assert statement == {
@@ -127,7 +129,7 @@ def test_queue_policies_let_only_the_topic_send(stack_run: StackRun) -> None:
             "Effect": "Allow",
             "Principal": {"Service": "sns.amazonaws.com"},
             "Action": "sqs:SendMessage",
-            "Resource": queue.state["arn"],
+            "Resource": queue.outputs["arn"],
             "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
         }
 
@@ -140,7 +142,7 @@ def test_websocket_api_routes_integration_and_stage(stack_run: StackRun) -> None
     integration = stack_run.one("aws:apigatewayv2/integration:Integration", "fanout-ws-integration")
     assert integration.inputs["apiId"] == api.id
     assert integration.inputs["integrationType"] == "AWS_PROXY"
-    assert integration.inputs["integrationUri"] == ws.state["invokeArn"]
+    assert integration.inputs["integrationUri"] == ws.outputs["invokeArn"]
     routes = {
         r.inputs["routeKey"]: r for r in stack_run.of_type(ROUTE) if r.inputs["apiId"] == api.id
     }
@@ -166,8 +168,8 @@ def test_websocket_api_routes_integration_and_stage(stack_run: StackRun) -> None
         "throttlingBurstLimit": burst,
     }
     permission = stack_run.one("aws:lambda/permission:Permission", "fanout-invoke-ws").inputs
-    assert permission["function"] == ws.state["name"]
-    assert permission["sourceArn"] == f"{api.state['executionArn']}/live/*"
+    assert permission["function"] == ws.outputs["name"]
+    assert permission["sourceArn"] == f"{api.outputs['executionArn']}/live/*"
 
 
 def test_connections_table_is_on_demand_with_ttl(stack_run: StackRun) -> None:
@@ -181,8 +183,8 @@ def test_connections_table_is_on_demand_with_ttl(stack_run: StackRun) -> None:
 
 def test_function_environments(stack_run: StackRun) -> None:
     config = _config(stack_run)
-    topic = _topic(stack_run).state["arn"]
-    table = stack_run.one("aws:dynamodb/table:Table", "fanout-connections").state["name"]
+    topic = _topic(stack_run).outputs["arn"]
+    table = stack_run.one("aws:dynamodb/table:Table", "fanout-connections").outputs["name"]
     secret = stack_run.one("aws:secretsmanager/secret:Secret", "ingest-token-secret")
     api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").id
     env = {
@@ -192,7 +194,7 @@ def test_function_environments(stack_run: StackRun) -> None:
     assert env["handlers.fanout.handler"] == {ENV.TOPIC_ARN: topic, ENV.STACK: stack_run.stack}
     assert env["handlers.ws.handler"] == {
         ENV.CONNECTIONS_TABLE: table,
-        ENV.TOKEN_SECRET_ID: secret.state["arn"],
+        ENV.TOKEN_SECRET_ID: secret.outputs["arn"],
         ENV.CONNECTION_TTL_S: str(config.connection_ttl_s),
         ENV.STACK: stack_run.stack,
     }
@@ -208,7 +210,7 @@ def test_exports_ws_url_and_subscriber_queue_urls(stack_run: StackRun) -> None:
     assert stack_run.exports["ws_url"] == f"wss://{api}.execute-api.us-east-1.amazonaws.com/live"
     urls = json.loads(stack_run.exports["subscriber_queue_urls"])
     assert urls == {
-        s["name"]: stack_run.one(QUEUE, f"fanout-sub-{s['name']}").state["url"]
+        s["name"]: stack_run.one(QUEUE, f"fanout-sub-{s['name']}").outputs["url"]
         for s in stack_run.config["marketstream:subscribers"]
     }
 

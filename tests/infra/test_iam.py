@@ -92,7 +92,7 @@ def _resolve(run: StackRun, arn: str) -> Recorded:
 def _api_of(run: StackRun, arn: str) -> Recorded | None:
     """The API whose execution ARN `arn` extends (`<execution arn>/<stage>/<method>/<path>`)."""
     for api in run.of_type("aws:apigatewayv2/api:Api"):
-        if arn.startswith(api.state["executionArn"] + "/"):
+        if arn.startswith(api.outputs["executionArn"] + "/"):
             return api
     return None
 
@@ -102,14 +102,14 @@ def _label(run: StackRun, target: Recorded, arn: str) -> str:
     name with the route path (execute-api ARNs name stage, method and path under the API)."""
     if arn == target.computed.get("streamArn"):
         return f"{target.name}/stream"
-    if target.typ == "aws:apigatewayv2/api:Api" and arn != target.state["executionArn"]:
-        return target.name + arn.removeprefix(target.state["executionArn"])
+    if target.typ == "aws:apigatewayv2/api:Api" and arn != target.outputs["executionArn"]:
+        return target.name + arn.removeprefix(target.outputs["executionArn"])
     return target.name
 
 
 def _grants(run: StackRun, function: Recorded) -> set[tuple[str, str]]:
     """(action, resource name) pairs the function's role allows, via every policy on it."""
-    role = next(r for r in run.of_type(ROLE) if r.state["arn"] == function.inputs["role"])
+    role = next(r for r in run.of_type(ROLE) if r.outputs["arn"] == function.inputs["role"])
     policies = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
     assert policies, f"role {role.name} has no policy"
     pairs: set[tuple[str, str]] = set()
@@ -180,9 +180,9 @@ def test_no_managed_policies_or_attachments(stack_run: StackRun) -> None:
 
 def test_api_gateway_may_invoke_only_its_own_routes(stack_run: StackRun) -> None:
     permissions = {p.name: p.inputs for p in stack_run.of_type("aws:lambda/permission:Permission")}
-    http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").state["executionArn"]
-    rest_api = stack_run.one("aws:apigateway/restApi:RestApi", "query-api").state["executionArn"]
-    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").state["executionArn"]
+    http_api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").outputs["executionArn"]
+    rest_api = stack_run.one("aws:apigateway/restApi:RestApi", "query-api").outputs["executionArn"]
+    ws_api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").outputs["executionArn"]
     authorizer = stack_run.one("aws:apigatewayv2/authorizer:Authorizer", "ingest-authorizer").id
     assert {name: p["sourceArn"] for name, p in permissions.items()} == {
         "ingest-invoke-ingest": f"{http_api}/*/POST/ingest",

@@ -34,16 +34,16 @@ def _fn(run: StackRun, role: str) -> str:
     (function,) = [
         f for f in run.of_type(FUNCTION) if f.inputs["handler"] == f"handlers.{role}.handler"
     ]
-    name: str = function.state["name"]
+    name: str = function.outputs["name"]
     return name
 
 
 def _expected_alarms(run: StackRun) -> dict[str, tuple[str, str, dict[str, str], str, float]]:
     """Alarm name -> (namespace, metric, dimensions, statistic, threshold)."""
     api = run.one("aws:apigatewayv2/api:Api", "ingest-api").id
-    rest = run.one("aws:apigateway/restApi:RestApi", "query-api").state["name"]
-    table = run.one("aws:dynamodb/table:Table", "ticks-table").state["name"]
-    dlq = run.one("aws:sqs/queue:Queue", "ingest-dlq").state["name"]
+    rest = run.one("aws:apigateway/restApi:RestApi", "query-api").outputs["name"]
+    table = run.one("aws:dynamodb/table:Table", "ticks-table").outputs["name"]
+    dlq = run.one("aws:sqs/queue:Queue", "ingest-dlq").outputs["name"]
     prefix = f"marketstream-{run.stack}"
     alarms: dict[str, tuple[str, str, dict[str, str], str, float]] = {
         f"{prefix}-ingest-5xx": (
@@ -107,7 +107,7 @@ def _expected_alarms(run: StackRun) -> dict[str, tuple[str, str, dict[str, str],
     alarms[f"{prefix}-fanout-failures-depth"] = (
         "AWS/SQS",
         "ApproximateNumberOfMessagesVisible",
-        {"QueueName": run.one("aws:sqs/queue:Queue", "fanout-failures").state["name"]},
+        {"QueueName": run.one("aws:sqs/queue:Queue", "fanout-failures").outputs["name"]},
         "Maximum",
         0,
     )
@@ -127,7 +127,7 @@ def _topic(run: StackRun) -> Recorded:
 
 
 def test_every_alarm_watches_its_metric_and_notifies_the_topic(stack_run: StackRun) -> None:
-    topic_arn = _topic(stack_run).state["arn"]
+    topic_arn = _topic(stack_run).outputs["arn"]
     alarms = {a.inputs["name"]: a.inputs for a in stack_run.of_type(ALARM)}
     expected = _expected_alarms(stack_run)
     assert sorted(alarms) == sorted(expected)
@@ -155,13 +155,13 @@ def test_every_alarm_watches_its_metric_and_notifies_the_topic(stack_run: StackR
 
 
 def test_every_stream_consumer_has_an_iterator_age_alarm(stack_run: StackRun) -> None:
-    stream = stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["streamArn"]
+    stream = stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs["streamArn"]
     consumers = {
         m.inputs["functionName"]
         for m in stack_run.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
         if m.inputs["eventSourceArn"] == stream
     }
-    functions = {f.state["arn"]: f.state["name"] for f in stack_run.of_type(FUNCTION)}
+    functions = {f.outputs["arn"]: f.outputs["name"] for f in stack_run.of_type(FUNCTION)}
     watched = {
         a.inputs["dimensions"]["FunctionName"]
         for a in stack_run.of_type(ALARM)
@@ -172,14 +172,14 @@ def test_every_stream_consumer_has_an_iterator_age_alarm(stack_run: StackRun) ->
 
 
 def test_email_subscription_only_where_alarm_email_is_set(stack_run: StackRun) -> None:
-    topic = _topic(stack_run).state["arn"]
+    topic = _topic(stack_run).outputs["arn"]
     subscriptions = [
         s.inputs for s in stack_run.of_type(SUBSCRIPTION) if s.inputs["topic"] == topic
     ]
     if stack_run.stack == "prod":
         assert subscriptions == [
             {
-                "topic": _topic(stack_run).state["arn"],
+                "topic": _topic(stack_run).outputs["arn"],
                 "protocol": "email",
                 "endpoint": "oncall@example.com",
             }
@@ -202,7 +202,7 @@ def test_budget_amount_threshold_and_recipient(stack_run: StackRun) -> None:
     recipient = (
         {"subscriberEmailAddresses": ["oncall@example.com"]}
         if stack_run.stack == "prod"
-        else {"subscriberSnsTopicArns": [_topic(stack_run).state["arn"]]}
+        else {"subscriberSnsTopicArns": [_topic(stack_run).outputs["arn"]]}
     )
     assert notification == {
         "comparisonOperator": "GREATER_THAN",
@@ -218,19 +218,19 @@ def test_topic_policy_lets_exactly_this_stacks_alarms_and_budget_publish(
 ) -> None:
     topic = _topic(stack_run)
     (policy,) = stack_run.of_type("aws:sns/topicPolicy:TopicPolicy")
-    assert policy.inputs["arn"] == topic.state["arn"]
+    assert policy.inputs["arn"] == topic.outputs["arn"]
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    alarm_arns = sorted(a.state["arn"] for a in stack_run.of_type(ALARM))
+    alarm_arns = sorted(a.outputs["arn"] for a in stack_run.of_type(ALARM))
     (budget,) = stack_run.of_type(BUDGET)
     expected = {"AlarmsPublish": ("cloudwatch.amazonaws.com", alarm_arns)}
     if stack_run.stack == "dev":  # no email: the budget publishes to the topic
-        expected["BudgetPublish"] = ("budgets.amazonaws.com", [budget.state["arn"]])
+        expected["BudgetPublish"] = ("budgets.amazonaws.com", [budget.outputs["arn"]])
     assert sorted(statements) == sorted(expected)
     for sid, (service, sources) in expected.items():
         statement = statements[sid]
         assert statement["Principal"] == {"Service": service}
         assert statement["Action"] == "sns:Publish"
-        assert statement["Resource"] == topic.state["arn"]
+        assert statement["Resource"] == topic.outputs["arn"]
         assert statement["Condition"] == {
             "StringEquals": {"aws:SourceAccount": "123456789012"},
             "ArnEquals": {"aws:SourceArn": sources},
@@ -264,9 +264,9 @@ def test_dashboard_is_json_over_the_real_names(stack_run: StackRun) -> None:
         "Ticks per block and write retries",
     ]
     names = _strings(body)
-    table = stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"]
-    spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["name"]
-    dlq = stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["name"]
+    table = stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs["name"]
+    spill = stack_run.one("aws:sqs/queue:Queue", "ingest-spill").outputs["name"]
+    dlq = stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").outputs["name"]
     api = stack_run.one("aws:apigatewayv2/api:Api", "ingest-api").id
     functions = {_fn(stack_run, r) for r in ROLES}
     assert {table, spill, dlq, api, *functions} <= names
@@ -294,7 +294,7 @@ def test_dashboard_is_json_over_the_real_names(stack_run: StackRun) -> None:
         ingest_rows[0][:5]
     )
     assert ingest_rows[0][5] == _fn(stack_run, "ingest")
-    alarm_arns = sorted(a.state["arn"] for a in stack_run.of_type(ALARM))
+    alarm_arns = sorted(a.outputs["arn"] for a in stack_run.of_type(ALARM))
     assert widgets["Alarms"]["properties"]["alarms"] == alarm_arns
     lag = widgets["Stream consumer lag (IteratorAge max, ms)"]["properties"]
     assert lag["stat"] == "Maximum"

@@ -128,7 +128,9 @@ def test_offline_mode_refuses_a_cold_cache(tmp_path: Path) -> None:
         stage_layer(REQUIREMENTS, "arm64", "python3.13", build_dir=tmp_path, mode="offline")
 
 
-def test_skip_mode_gives_an_empty_placeholder(tmp_path: Path) -> None:
+def test_skip_mode_gives_a_placeholder_that_changes_with_the_layer_key(tmp_path: Path) -> None:
     staged = stage_layer(REQUIREMENTS, "arm64", "python3.13", build_dir=tmp_path, mode="skip")
     assert (staged.path / "python").is_dir()
-    assert _files(staged.path) == []
+    assert _files(staged.path) == ["layer-key"]
+    other = stage_layer(REQUIREMENTS, "x86_64", "python3.13", build_dir=tmp_path, mode="skip")
+    assert other.digest != staged.digest

@@ -187,3 +187,30 @@ def test_deploy_dev_on_push_prod_by_hand_behind_the_environment() -> None:
         (pulumi,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/")]
         assert pulumi["with"]["command"] == "up"
         assert pulumi["with"]["stack-name"] == stack
+
+
+def test_infra_diff_runs_for_every_pr_without_secrets_and_comments_on_same_repo_prs() -> None:
+    path = WORKFLOWS / "infra-diff.yml"
+    text = path.read_text(encoding="utf-8")
+    # Forks included: a plain pull_request trigger, nothing that could reach a secret.
+    assert "secrets." not in text and "pull_request_target" not in text
+    assert "id-token" not in text and "aws-actions/" not in text
+    workflow = load(path)
+    assert set(workflow["on"]) == {"pull_request"}
+    diff, comment = workflow["jobs"]["diff"], workflow["jobs"]["comment"]
+    assert diff["permissions"] == {"contents": "read"}
+    assert "if" not in diff
+    (checkout,) = [
+        s for s in diff["steps"] if str(s.get("uses", "")).startswith("actions/checkout")
+    ]
+    assert checkout["with"]["fetch-depth"] == 0  # the base revision comes from history
+    (run,) = [s for s in diff["steps"] if "infra.preview" in str(s.get("run", ""))]
+    assert "--format markdown" in run["run"] and "GITHUB_STEP_SUMMARY" in run["run"]
+    assert run["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert comment["needs"] == "diff"
+    assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert comment["permissions"] == {"contents": "read", "pull-requests": "write"}
+    (post,) = comment["steps"]
+    assert "<!-- marketstream-infra-diff -->" in post["run"]
+    assert "PATCH" in post["run"]  # edited in place, not one comment per push
+    assert post["env"]["BODY"] == "${{ needs.diff.outputs.comment }}"
