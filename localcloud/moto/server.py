@@ -49,7 +49,7 @@ class MotoServer:
         guard instead, and if that refuses the moto, stops it and raises LocalCloudError with
         the guard's one line.
         """
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 - our own module; names of our patches
             [sys.executable, "-m", "localcloud.moto.process", *self._without],
             stdin=subprocess.PIPE,  # closing it (or dying) stops moto: no orphan
             stdout=subprocess.PIPE,
