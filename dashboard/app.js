@@ -1,5 +1,5 @@
 // MarketStream live dashboard: one WebSocket to the stack's `ws_url`, a chart and a tick table
-// per subscribed symbol. Settings: `?ws=<ws_url>&token=<ingest token>` on the page's URL, else
+// per subscribed symbol. Settings: `?ws=<ws_url>&token=<read token>` on the page's URL, else
 // `config.json` beside the page (`{"ws_url": ..., "token": ...}`); without a token the page asks
 // for one (the published page carries only `?ws=`). No build step, no CDN.
 "use strict";
@@ -226,7 +226,7 @@
     // Browsers cannot set headers on a WebSocket: the token goes in its query, typed in here.
     const tokenForm = document.getElementById("token-form");
     tokenForm.hidden = false;
-    setStatus("idle", "enter the ingest token to connect");
+    setStatus("idle", "enter the read token to connect");
     tokenForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const token = document.getElementById("token-input").value.trim();

@@ -88,7 +88,7 @@ async def test_dashboard_without_a_token_asks_for_one(
     assert reply is not None
     assert reply.ok
     await expect(page.locator("#token-form")).to_be_visible(timeout=TIMEOUT_MS)
-    await page.fill("#token-input", local_cloud.outputs[outputs.INGEST_TOKEN])
+    await page.fill("#token-input", local_cloud.outputs[outputs.READ_TOKEN])
     await page.click("#connect-button")
     await _connected(page)
     await expect(page.locator("#token-form")).to_be_hidden()
