@@ -118,3 +118,15 @@ def test_queue_messages_decode_and_repeats_are_dropped() -> None:
     assert reader.repeats == 1
     with pytest.raises(ValueError, match="not a subscriber-queue message"):
         reader.decode({"symbol": "A"})
+
+
+def test_bars_become_a_dataframe_exact_or_float() -> None:
+    from marketstream import Bar
+    from marketstream.frames import bars_frame, ticks_frame
+
+    bar = Bar(60_000, Decimal("1.10"), Decimal("2"), Decimal("1"), Decimal("1.5"), Decimal(3), 2)
+    exact = bars_frame([bar])
+    assert exact["open"].iloc[0] == Decimal("1.10") and str(exact.index[0]).startswith("1970")
+    assert bars_frame([bar], exact=False)["close"].dtype == float
+    ticks = ticks_frame([Tick.of("A", "1.25", 0, "2")], exact=False)
+    assert (ticks["price"].iloc[0], ticks["symbol"].iloc[0]) == (1.25, "A")

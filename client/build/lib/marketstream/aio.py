@@ -160,7 +160,7 @@ class AsyncClient(BaseClient):
         return Subscription(
             self.session,
             self.endpoints.need("ws_url"),
-            self._ws_token(),
+            self.endpoints.need("read_token"),
             symbols,
             backoff=backoff or Backoff(),
             queue_size=queue_size,

@@ -55,9 +55,6 @@ class BaseClient:
         token = "backfill_token" if backfill else "ingest_token"
         return self.endpoints.need("ingest_url"), self.endpoints.need(token)
 
-    def _ws_token(self) -> str:
-        return self.endpoints.read_token or self.endpoints.need("ingest_token")
-
     def _read(self, route: str, params: Mapping[str, str | TimeLike | None]) -> Request:
         base = self.endpoints.need("query_url")
         return read_request(query_path(base, route, params), self.endpoints.need("api_key"))

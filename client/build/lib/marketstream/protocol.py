@@ -25,11 +25,16 @@ __all__ = [
     "Request",
     "RetryPolicy",
     "SendResult",
+    "batches",
+    "ingest_body",
+    "ingest_request",
     "ingest_requests",
     "ingest_result",
     "new_key_prefix",
     "query_path",
     "read_reply",
+    "read_request",
+    "retry_after",
 ]
 
 MAX_TICKS: Final = 500
@@ -136,6 +141,11 @@ def new_key_prefix() -> str:
 
 def _encode(tick: Tick) -> bytes:
     return json.dumps(tick.as_json(), separators=(",", ":")).encode()
+
+
+def ingest_body(ticks: Iterable[Tick]) -> bytes:
+    """`{"ticks": [...]}` of these ticks, compact, decimals as exact text."""
+    return _OPEN + b",".join(_encode(t) for t in ticks) + _CLOSE
 
 
 def batches(
