@@ -1,7 +1,0 @@
-"""`python -m marketstream`: the `marketstream` command."""
-
-import sys
-
-from marketstream.cli import main
-
-sys.exit(main())
