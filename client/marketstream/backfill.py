@@ -206,7 +206,7 @@ async def backfill(
         for resend in range(_RESENDS + 1):
             key = f"backfill-{digest[:32]}-{index}" + (f"-r{resend}" if resend else "")
             body = ingest_body(r.tick for r in rows)
-            request = ingest_request(url, token, body, len(rows), key=key)
+            request = ingest_request(url, token, body, key=key)
             try:
                 result = await client.send_request(request)
             except AuthError:

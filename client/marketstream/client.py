@@ -51,6 +51,8 @@ class _Connections:
             # A half-used connection is never reused: the next attempt opens a fresh one.
             connection.close()
             self._mine().pop((parts.scheme, parts.netloc), None)
+            with self._lock:
+                self._all.remove(connection)
             raise
         return reply.status, dict(reply.getheaders()), data
 

@@ -85,8 +85,6 @@ class Request:
     url: str
     headers: Mapping[str, str]
     body: bytes | None = None
-    ticks: int = 0
-    """Ticks in the body (ingest)."""
 
 
 @dataclass
@@ -181,14 +179,14 @@ def ingest_requests(
     max_ticks: int = MAX_TICKS,
 ) -> Iterator[Request]:
     """The ingest requests carrying `ticks`, each with its own Idempotency-Key."""
-    for index, (body, count) in enumerate(batches(ticks, max_ticks=max_ticks)):
-        yield ingest_request(url, token, body, count, key=f"{key_prefix}-{index}")
+    for index, (body, _) in enumerate(batches(ticks, max_ticks=max_ticks)):
+        yield ingest_request(url, token, body, key=f"{key_prefix}-{index}")
 
 
-def ingest_request(url: str, token: str, body: bytes, count: int, *, key: str) -> Request:
+def ingest_request(url: str, token: str, body: bytes, *, key: str) -> Request:
     """One ingest request: the body, the bearer token and the Idempotency-Key."""
     headers = {**JSON_HEADERS, "authorization": f"Bearer {token}", "idempotency-key": key}
-    return Request("POST", url, headers, body, count)
+    return Request("POST", url, headers, body)
 
 
 def ingest_result(status: int, body: Any) -> SendResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -89,9 +90,10 @@ async def test_dashboard_draws_the_last_hours_candles_then_updates_the_newest_li
     symbol = new_symbol()
     now = int(time.time() * 1000)
     first = now // 60_000 * 60_000 - 5 * 60_000
-    ticks = [
-        {"symbol": symbol, "price": f"{100 + i % 7}.{i:02d}", "timestamp": first + i * 10_000}
-        for i in range(30)
+    stamps = [first + i * 10_000 for i in range(30)]
+    prices = [f"{100 + i % 7}.{i:02d}" for i in range(30)]
+    ticks: list[dict[str, Any]] = [
+        {"symbol": symbol, "price": p, "timestamp": t} for p, t in zip(prices, stamps, strict=True)
     ]
     status, body = await ingest(http, local_cloud, ticks)
     assert status == 200, body
@@ -104,18 +106,18 @@ async def test_dashboard_draws_the_last_hours_candles_then_updates_the_newest_li
     candles = panel.locator("svg.candles g.candle")
     await expect(candles).to_have_count(5)
     drawn = await candles.evaluate_all("gs => gs.map(g => ({...g.dataset}))")
-    expected = []
+    expected: list[dict[str, str]] = []
     for minute in range(5):
-        group = [t for t in ticks if t["timestamp"] // 60_000 * 60_000 == first + minute * 60_000]
-        prices = [t["price"] for t in group]
+        start = first + minute * 60_000
+        group = [p for p, t in zip(prices, stamps, strict=True) if t // 60_000 * 60_000 == start]
         expected.append(
             {
-                "start": str(first + minute * 60_000),
-                "open": prices[0],
-                "high": max(prices, key=Decimal),
-                "low": min(prices, key=Decimal),
-                "close": prices[-1],
-                "count": str(len(prices)),
+                "start": str(start),
+                "open": group[0],
+                "high": max(group, key=Decimal),
+                "low": min(group, key=Decimal),
+                "close": group[-1],
+                "count": str(len(group)),
             }
         )
     assert drawn == expected
