@@ -46,7 +46,6 @@ fanout = FanoutPath(
     FanoutPathArgs(
         config=config,
         stream_arn=store.stream_arn,
-        token_secret_arn=ingest.token_secret_arn,
         code=bundle.code,
         layer_arn=bundle.layer_arn,
     ),
@@ -82,6 +81,8 @@ exports: dict[str, pulumi.Output[str]] = {
     outputs.INGEST_URL: ingest.ingest_url,
     outputs.QUERY_BASE_URL: query.base_url,
     outputs.INGEST_TOKEN: ingest.ingest_token,
+    outputs.BACKFILL_TOKEN: ingest.backfill_token,
+    outputs.READ_TOKEN: fanout.read_token,
     outputs.QUERY_API_KEY: query.first_api_key,
     outputs.TABLE_NAME: store.table_name,
     outputs.SPILL_QUEUE_URL: ingest.spill_queue_url,

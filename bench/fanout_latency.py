@@ -2,8 +2,8 @@
 
 `python -m bench.fanout_latency [--ticks-per-s 100] [--batch 10] [--clients 10] [--duration 30]
 [--warmup 3]` starts `python -m localcloud up` (dev stack; ingest stage limits raised so the
-stage throttle is not what is measured), connects `--clients` WebSocket clients with the ingest
-token, subscribes each to the bench symbols, then ingests ticks on an open-loop schedule
+stage throttle is not what is measured), connects `--clients` WebSocket clients with the
+read token, subscribes each to the bench symbols, then ingests ticks on an open-loop schedule
 (`--ticks-per-s` ticks a second in requests of `--batch` ticks). Each tick carries a unique `id`;
 a sample is (client receive time - the tick's *planned* send time), one per tick and client, so
 a slow ingest counts against the latency (no coordinated omission). Figures are printed, never
@@ -93,11 +93,13 @@ async def _ingest(
 
 async def _bench(outputs: dict[str, Any], args: argparse.Namespace) -> _Run:
     run = _Run()
-    token = outputs["ingest_token"]
+    token, read_token = outputs["ingest_token"], outputs["read_token"]
     timeout = aiohttp.ClientTimeout(total=30, connect=5)
     connector = aiohttp.TCPConnector(limit=128)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        sockets = [await _client(session, outputs["ws_url"], token) for _ in range(args.clients)]
+        sockets = [
+            await _client(session, outputs["ws_url"], read_token) for _ in range(args.clients)
+        ]
         listeners = [asyncio.create_task(_listen(ws, run)) for ws in sockets]
         requests_per_s = args.ticks_per_s / args.batch
         total = int(requests_per_s * (args.duration + args.warmup))

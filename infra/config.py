@@ -254,6 +254,14 @@ class StackConfig(_Model):
         """The Secrets Manager name of the ingest token for `stack`."""
         return self.ingest_token_secret_name or f"{NAMESPACE}/{stack}/ingest-token"
 
+    def backfill_token_secret_name(self, stack: str) -> str:
+        """The Secrets Manager name of the backfill token for `stack`."""
+        return f"{NAMESPACE}/{stack}/backfill-token"
+
+    def read_token_secret_name(self, stack: str) -> str:
+        """The Secrets Manager name of the live read token (WebSocket, dashboard) for `stack`."""
+        return f"{NAMESPACE}/{stack}/read-token"
+
     @property
     def spill_visibility_timeout_s(self) -> int:
         """Six times the replay timeout, as AWS asks for SQS event sources."""

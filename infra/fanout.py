@@ -26,6 +26,7 @@ from infra.awslambda import lambda_
 from infra.config import StackConfig, Subscriber
 from infra.function import PythonFunction, PythonFunctionArgs
 from infra.iam import Grant, stream_read_grant
+from infra.tokens import stored_token
 
 __all__ = ["NEW_TICKS_FILTER", "ROUTE_SELECTION", "WS_ROUTES", "FanoutPath", "FanoutPathArgs"]
 
@@ -41,13 +42,11 @@ _VERSION: Final = "2012-10-17"
 
 @dataclass(frozen=True)
 class FanoutPathArgs:
-    """The stream to read, the token to check, the code to run, and the stack's settings."""
+    """The stream to read, the code to run, and the stack's settings."""
 
     config: StackConfig
     stream_arn: pulumi.Input[str]
     """The tick table's stream (NEW_IMAGE)."""
-    token_secret_arn: pulumi.Input[str]
-    """The ingest token's secret: WebSocket clients connect with the same token."""
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
 
@@ -64,6 +63,8 @@ class FanoutPath(pulumi.ComponentResource):
     """Subscriber name -> queue URL."""
     ws_url: pulumi.Output[str]
     """`wss://` URL of the WebSocket stage."""
+    read_token: pulumi.Output[str]
+    """Token the WebSocket `$connect` (and so the dashboard) takes: read only (secret)."""
     ws_api_id: pulumi.Output[str]
     ws_stage: str
     connections_table_name: pulumi.Output[str]
@@ -138,6 +139,7 @@ class FanoutPath(pulumi.ComponentResource):
                 "failure_queue_url": self.failure_queue_url,
                 "subscriber_queue_urls": self.subscriber_queue_urls,
                 "ws_url": self.ws_url,
+                "read_token": self.read_token,
             }
         )
 
@@ -186,6 +188,15 @@ class FanoutPath(pulumi.ComponentResource):
         """The WebSocket API, its connections table, route function and broadcaster."""
         child = pulumi.ResourceOptions(parent=self)
         stack = pulumi.get_stack()
+        # Watching is reading: its own token, so a dashboard never holds a credential that writes.
+        read = stored_token(
+            f"{name}-read-token",
+            secret_name=config.read_token_secret_name(stack),
+            description="Token of the MarketStream live WebSocket and dashboard (read only)",
+            config=config,
+            parent=self,
+        )
+        self.read_token = read.value
         connections = dynamodb.Table(
             f"{name}-connections",
             billing_mode="PAY_PER_REQUEST",
@@ -213,11 +224,11 @@ class FanoutPath(pulumi.ComponentResource):
                         ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"),
                         (connections.arn,),
                     ),
-                    Grant(("secretsmanager:GetSecretValue",), (args.token_secret_arn,)),
+                    Grant(("secretsmanager:GetSecretValue",), (read.secret_arn,)),
                 ],
                 environment={
                     ENV.CONNECTIONS_TABLE: connections.name,
-                    ENV.TOKEN_SECRET_ID: args.token_secret_arn,
+                    ENV.TOKEN_SECRET_ID: read.secret_arn,
                     ENV.CONNECTION_TTL_S: str(config.connection_ttl_s),
                     ENV.STACK: stack,
                 },

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Final
 
 import pulumi
-import pulumi_random as random
-from pulumi_aws import apigatewayv2, cloudwatch, secretsmanager, sqs
+from pulumi_aws import apigatewayv2, cloudwatch, sqs
 
 from handlers.core.settings import ENV
 from infra.awslambda import lambda_
 from infra.config import StackConfig
 from infra.function import PythonFunction, PythonFunctionArgs
 from infra.iam import Grant
+from infra.tokens import stored_token
 
 __all__ = ["AUTHORIZER_CACHE_S", "INGEST_ROUTE", "IngestPath", "IngestPathArgs"]
 
@@ -27,7 +27,6 @@ INGEST_ROUTE: Final = "POST /ingest"
 AUTHORIZER_CACHE_S: Final = 300
 """API Gateway caches an authorizer decision per token this long (the maximum is 3600)."""
 ASYNC_RETRIES: Final = 2
-_TOKEN_LENGTH: Final = 48
 _STAGE: Final = "$default"
 
 # One JSON object per request, so Logs Insights can query the access log by field.
@@ -76,9 +75,8 @@ class IngestPath(pulumi.ComponentResource):
     """Name of the dead-letter queue (the `QueueName` dimension its depth alarm watches)."""
     spill_queue_name: pulumi.Output[str]
     """Name of the spill queue (its depth is on the dashboard)."""
-    token_secret_arn: pulumi.Output[str]
-    """ARN of the ingest token secret, known once its value is stored (the WebSocket API's
-    `$connect` checks the same token)."""
+    backfill_token: pulumi.Output[str]
+    """Bearer token that lets `/ingest` take ticks older than the live window (secret)."""
     api_id: pulumi.Output[str]
     """Id of the HTTP API (the `ApiId` dimension of its metrics)."""
     stage_name: str
@@ -109,19 +107,21 @@ class IngestPath(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Kept in state, so the token is the same on every run (no diff, no rotation by accident).
-        token = random.RandomPassword(
-            f"{name}-token", length=_TOKEN_LENGTH, special=False, opts=child
+        token = stored_token(
+            f"{name}-token",
+            secret_name=config.token_secret_name(stack),
+            description="Bearer token of the MarketStream ingest API (live window)",
+            config=config,
+            parent=self,
         )
-        secret = secretsmanager.Secret(
-            f"{name}-token-secret",
-            name=config.token_secret_name(stack),
-            description="Bearer token of the MarketStream ingest API",
-            recovery_window_in_days=config.secret_recovery_days,
-            opts=child,
-        )
-        secret_version = secretsmanager.SecretVersion(
-            f"{name}-token-value", secret_id=secret.id, secret_string=token.result, opts=child
+        # Its own secret, not a second value of the first: live producers never hold it, and
+        # history is written only by whoever does (docs/client.md, Backfill).
+        backfill = stored_token(
+            f"{name}-backfill-token",
+            secret_name=config.backfill_token_secret_name(stack),
+            description="Bearer token of MarketStream backfill (ticks older than the live window)",
+            config=config,
+            parent=self,
         )
 
         self.ingest_function = PythonFunction(
@@ -183,10 +183,16 @@ class IngestPath(pulumi.ComponentResource):
                 handler="handlers.authorizer.handler",
                 memory_mb=config.authorizer_memory_mb,
                 timeout_s=config.authorizer_timeout_s,
-                grants=[Grant(("secretsmanager:GetSecretValue",), (secret.arn,))],
-                # Taken from the version, not the secret (same ARN): the function then waits for
-                # the value to exist, as the authorizer reads it on its first call.
-                environment={ENV.TOKEN_SECRET_ID: secret_version.secret_arn},
+                grants=[
+                    Grant(
+                        ("secretsmanager:GetSecretValue",),
+                        (token.secret_arn, backfill.secret_arn),
+                    )
+                ],
+                environment={
+                    ENV.TOKEN_SECRET_ID: token.secret_arn,
+                    ENV.BACKFILL_TOKEN_SECRET_ID: backfill.secret_arn,
+                },
                 code=args.code,
                 layer_arn=args.layer_arn,
                 config=config,
@@ -216,8 +222,8 @@ class IngestPath(pulumi.ComponentResource):
         )
 
         self.ingest_url = self._http_api(name, config, stack)
-        self.ingest_token = pulumi.Output.secret(token.result)
-        self.token_secret_arn = secret_version.secret_arn
+        self.ingest_token = token.value
+        self.backfill_token = backfill.value
         self.spill_queue_url = spill.url
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
@@ -227,6 +233,7 @@ class IngestPath(pulumi.ComponentResource):
             {
                 "ingest_url": self.ingest_url,
                 "ingest_token": self.ingest_token,
+                "backfill_token": self.backfill_token,
                 "spill_queue_url": self.spill_queue_url,
                 "dlq_url": self.dlq_url,
             }

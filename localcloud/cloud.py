@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import boto3
 from aiohttp import web
 
-from infra.outputs import DASHBOARD_URL, INGEST_TOKEN, WS_URL
+from infra.outputs import DASHBOARD_URL, QUERY_API_KEY, QUERY_BASE_URL, READ_TOKEN, WS_URL
 from localcloud.alarms.evaluator import build_alarms
 from localcloud.deploy.program import Deployment, run_program
 from localcloud.deploy.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
@@ -102,14 +102,19 @@ class LocalCloud:
         """The program's exports, resolved to local values (secrets in clear).
 
         `dashboard_url` is the gateway's own page (`/dashboard/`) with the WebSocket URL and the
-        ingest token in its query, whatever the program exports for it (on AWS: CloudFront).
+        read token in its query, and the query API's URL and key (the candles' history), whatever
+        the program exports for it (on AWS: CloudFront).
         """
         if self.deployment is None:
             return {}
         exports = dict(self.deployment.exports)
-        ws_url, token = exports.get(WS_URL), exports.get(INGEST_TOKEN)
+        ws_url, token = exports.get(WS_URL), exports.get(READ_TOKEN)
         if self.gateway_url and ws_url and token and self._dashboard_dir() is not None:
-            query = urlencode({"ws": ws_url, "token": token})
+            page = {"ws": ws_url, "token": token}
+            # The candles' history: /bars on the same gateway (same origin, no CORS).
+            if exports.get(QUERY_BASE_URL) and exports.get(QUERY_API_KEY):
+                page |= {"query": exports[QUERY_BASE_URL], "key": exports[QUERY_API_KEY]}
+            query = urlencode(page)
             exports[DASHBOARD_URL] = f"{self.gateway_url}{DASHBOARD_PREFIX}/?{query}"
         return exports
 

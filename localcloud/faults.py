@@ -1,4 +1,5 @@
-"""Fault injection: throttled writes, a DynamoDB outage, and a function crashing mid-write.
+"""Fault injection: throttled writes, a DynamoDB outage, a function crashing mid-write, and the
+HTTP API refusing or losing answers.
 
 Implemented as botocore hooks on the boto3 session the Lambda environments use: no proxy, no
 change in moto, and the handlers see exactly what they would see from AWS. Chosen over a proxy in
@@ -22,6 +23,12 @@ each a share of calls (0..1), set at run time and optionally for a bounded time:
   Gateway answers 500. That is a function dying between two write calls (timeout, out of memory,
   a bug). Decided per write call; the ingest function makes one call per request of up to 25
   blocks, so for it this is the share of invocations.
+
+Two more act in the gateway, on HTTP API (ingest) requests, for clients' retry logic: a share of
+requests answered `429` before the route runs (`http_throttle`, API Gateway's throttle) and a
+share answered `503` after the route ran (`http_unavailable`: the write happened, its answer is
+lost, as when an integration times out), so a client that retries without its Idempotency-Key
+duplicates ticks.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "CRASH",
+    "HTTP_THROTTLE",
+    "HTTP_UNAVAILABLE",
     "MODES",
     "THROTTLE_WRITES",
     "UNAVAILABLE",
@@ -58,7 +67,9 @@ WRITE_OPERATIONS: Final = ("BatchWriteItem", "PutItem")
 THROTTLE_WRITES: Final = "throttle_writes"
 UNAVAILABLE: Final = "unavailable"
 CRASH: Final = "crash"
-MODES: Final = (THROTTLE_WRITES, UNAVAILABLE, CRASH)
+HTTP_THROTTLE: Final = "http_throttle"
+HTTP_UNAVAILABLE: Final = "http_unavailable"
+MODES: Final = (THROTTLE_WRITES, UNAVAILABLE, CRASH, HTTP_THROTTLE, HTTP_UNAVAILABLE)
 LEGACY_THROTTLE: Final = "fail_writes"
 """The first name of `throttle_writes` (CLI `--fail-writes`), still accepted and reported."""
 FUNCTION_ENV: Final = "AWS_LAMBDA_FUNCTION_NAME"
@@ -94,6 +105,8 @@ class FaultSettings(BaseModel):
     unavailable: Share = 0.0
     crash: CrashSettings | None = None
     """null switches the crash mode off."""
+    http_throttle: Share = 0.0
+    http_unavailable: Share = 0.0
     for_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_FOR_S)] | None = None
     """The modes set by this document switch themselves off after this many seconds."""
 
@@ -109,6 +122,9 @@ class FaultSettings(BaseModel):
             out[UNAVAILABLE] = self.unavailable
         if CRASH in fields:
             out[CRASH] = self.crash
+        for name in (HTTP_THROTTLE, HTTP_UNAVAILABLE):
+            if name in fields:
+                out[name] = getattr(self, name)
         return out
 
 
@@ -246,6 +262,10 @@ class FaultInjector:
         if mode.until is not None and (self._clock() if now is None else now) >= mode.until:
             mode.share, mode.until = 0.0, None
         return mode
+
+    def hit(self, name: str) -> bool:
+        """Whether this request gets the gateway fault `name` (`HTTP_THROTTLE`, ...); counted."""
+        return self._roll(name)
 
     def _roll(self, name: str) -> bool:
         """Whether this call gets the fault; counts it either way."""

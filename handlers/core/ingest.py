@@ -17,6 +17,7 @@ from handlers.core.metrics import METRIC, MetricsLogger, Unit
 from handlers.core.models import TimeWindow, load_json, parse_ticks
 from handlers.core.settings import Settings
 from handlers.core.store import WriteReport
+from handlers.core.tokens import BACKFILL, CREDENTIAL, LIVE
 
 __all__ = ["IngestService"]
 
@@ -93,6 +94,15 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def _credential(event: dict[str, Any]) -> str:
+    """The credential the authorizer named (`requestContext.authorizer.lambda`), else live."""
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    answer = authorizer.get("lambda") if isinstance(authorizer, dict) else None
+    found = answer.get(CREDENTIAL) if isinstance(answer, dict) else None
+    return found if isinstance(found, str) else LIVE
+
+
 def _check_content_type(headers: dict[str, str]) -> None:
     content_type = headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
@@ -143,11 +153,15 @@ class IngestService:
                 [ErrorDetail("body", "invalid JSON")],
             ) from None
         now = self._clock_ms()
-        window = TimeWindow(
-            now_ms=now,
-            past_ms=settings.past_window_s * 1000,
-            future_ms=settings.future_window_s * 1000,
-        )
+        if _credential(event) == BACKFILL:
+            # History back to epoch 0, nothing ahead of now (docs/client.md, Backfill).
+            window = TimeWindow(now_ms=now, past_ms=now, future_ms=0)
+        else:
+            window = TimeWindow(
+                now_ms=now,
+                past_ms=settings.past_window_s * 1000,
+                future_ms=settings.future_window_s * 1000,
+            )
         try:
             ticks = parse_ticks(document, max_ticks=settings.max_ticks, window=window)
         except RequestError:

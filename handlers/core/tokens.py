@@ -1,4 +1,5 @@
-"""The ingest token check shared by the HTTP authorizer and the WebSocket `$connect` route.
+"""Token checks: the HTTP authorizer's (live-ingest and backfill tokens) and the WebSocket
+`$connect` route's (the read token).
 
 Imports neither boto3 nor pydantic: the authorizer's INIT is billed and most of its calls are
 answered from API Gateway's cache. The secret is fetched once per container on first use, and
@@ -14,10 +15,26 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["TOKEN_SECRET_ID_ENV", "TokenSecret", "bearer_token"]
+__all__ = [
+    "BACKFILL",
+    "BACKFILL_TOKEN_SECRET_ID_ENV",
+    "CREDENTIAL",
+    "LIVE",
+    "TOKEN_SECRET_ID_ENV",
+    "TokenSecret",
+    "bearer_token",
+]
 
 TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_TOKEN_SECRET_ID"  # noqa: S105 (a variable name)
 """Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: that loads pydantic)."""
+BACKFILL_TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_BACKFILL_TOKEN_SECRET_ID"  # noqa: S105
+"""Spelled as `handlers.core.settings.ENV.BACKFILL_TOKEN_SECRET_ID`."""
+CREDENTIAL: Final = "credential"
+"""Key of the authorizer's context naming the credential the request carried."""
+LIVE: Final = "live"
+"""The live-ingest token: ticks inside the live window."""
+BACKFILL: Final = "backfill"
+"""The backfill token: ticks from epoch 0 up to now (docs/client.md, Backfill)."""
 _SCHEME: Final = "bearer"
 
 

@@ -1,4 +1,7 @@
-"""The WebSocket API's routes: `$connect` with the ingest token, `$disconnect`, (un)subscribe.
+"""The WebSocket API's routes: `$connect` with the read token, `$disconnect`, (un)subscribe.
+
+The token is the stack's read token (its secret id in `MARKETSTREAM_TOKEN_SECRET_ID`): watching
+is reading, so the tokens that write (live ingest, backfill) are refused here like any other.
 
 API Gateway routes on `requestContext.routeKey` (selected by the body's `action`). `$connect`
 refuses a connection by answering 401 (no token) or 403 (wrong token); the token comes from the

@@ -23,7 +23,13 @@ from typing import Final
 from aiohttp import web
 
 from localcloud.alarms.evaluator import AlarmEvaluator
-from localcloud.faults import FaultInjector, FaultSettingsError, parse_settings
+from localcloud.faults import (
+    HTTP_THROTTLE,
+    HTTP_UNAVAILABLE,
+    FaultInjector,
+    FaultSettingsError,
+    parse_settings,
+)
 from localcloud.gateway.events import gateway_error
 from localcloud.gateway.headersize import oversized
 from localcloud.gateway.httpapi import HttpApi
@@ -69,7 +75,13 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     api_id, rest = parts[0], parts[1:]
     http_api = request.app[HTTP_APIS].get(api_id)
     if http_api is not None:
-        return await http_api.handle(request, rest)
+        faults = request.app[FAULTS]
+        if faults.hit(HTTP_THROTTLE):
+            return gateway_error(429, "Too Many Requests")
+        response = await http_api.handle(request, rest)
+        if faults.hit(HTTP_UNAVAILABLE):
+            return gateway_error(503, "Service Unavailable")
+        return response
     rest_api = request.app[REST_APIS].get(api_id)
     if rest_api is not None:
         return await rest_api.handle(request, rest)

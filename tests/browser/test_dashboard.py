@@ -7,7 +7,10 @@ are Playwright's (bounded, on DOM state), never sleeps; assertions are on the DO
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -80,6 +83,59 @@ async def test_dashboard_shows_ticks_ingested_after_it_opened(
     await expect(panel).to_have_count(0, timeout=TIMEOUT_MS)
 
 
+async def test_dashboard_draws_the_last_hours_candles_then_updates_the_newest_live(
+    page: Page, local_cloud: CloudProcess, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN ticks of a symbol over the last five whole minutes, six a minute
+    symbol = new_symbol()
+    now = int(time.time() * 1000)
+    first = now // 60_000 * 60_000 - 5 * 60_000
+    stamps = [first + i * 10_000 for i in range(30)]
+    prices = [f"{100 + i % 7}.{i:02d}" for i in range(30)]
+    ticks: list[dict[str, Any]] = [
+        {"symbol": symbol, "price": p, "timestamp": t} for p, t in zip(prices, stamps, strict=True)
+    ]
+    status, body = await ingest(http, local_cloud, ticks)
+    assert status == 200, body
+    # WHEN the page subscribes to it
+    await _open(page, local_cloud)
+    await _subscribe(page, symbol)
+    panel = page.locator(f'section[data-symbol="{symbol}"]')
+    await expect(panel).to_have_attribute("data-candles", "loaded", timeout=TIMEOUT_MS)
+    # THEN it draws one candle per minute from /bars, OHLC exact
+    candles = panel.locator("svg.candles g.candle")
+    await expect(candles).to_have_count(5)
+    drawn = await candles.evaluate_all("gs => gs.map(g => ({...g.dataset}))")
+    expected: list[dict[str, str]] = []
+    for minute in range(5):
+        start = first + minute * 60_000
+        group = [p for p, t in zip(prices, stamps, strict=True) if t // 60_000 * 60_000 == start]
+        expected.append(
+            {
+                "start": str(start),
+                "open": group[0],
+                "high": max(group, key=Decimal),
+                "low": min(group, key=Decimal),
+                "close": group[-1],
+                "count": str(len(group)),
+            }
+        )
+    assert drawn == expected
+    # WHEN a live tick comes in the newest candle's minute, above its high
+    newest = expected[-1]
+    live = {"symbol": symbol, "price": "999.5", "timestamp": int(newest["start"]) + 59_999}
+    status, body = await ingest(http, local_cloud, [live])
+    assert status == 200, body
+    # THEN that candle's high, close and count follow; the others stay
+    last = candles.last
+    await expect(last).to_have_attribute("data-high", "999.5", timeout=TIMEOUT_MS)
+    assert await last.get_attribute("data-close") == "999.5"
+    assert await last.get_attribute("data-open") == newest["open"]
+    assert await last.get_attribute("data-count") == str(int(newest["count"]) + 1)
+    await expect(candles).to_have_count(5)
+    assert (await candles.evaluate_all("gs => gs.map(g => ({...g.dataset}))"))[:4] == expected[:4]
+
+
 async def test_dashboard_without_a_token_asks_for_one(
     page: Page, local_cloud: CloudProcess
 ) -> None:
@@ -88,7 +144,7 @@ async def test_dashboard_without_a_token_asks_for_one(
     assert reply is not None
     assert reply.ok
     await expect(page.locator("#token-form")).to_be_visible(timeout=TIMEOUT_MS)
-    await page.fill("#token-input", local_cloud.outputs[outputs.INGEST_TOKEN])
+    await page.fill("#token-input", local_cloud.outputs[outputs.READ_TOKEN])
     await page.click("#connect-button")
     await _connected(page)
     await expect(page.locator("#token-form")).to_be_hidden()

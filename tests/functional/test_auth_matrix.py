@@ -2,9 +2,11 @@
 
 Routes: `POST /ingest` (HTTP API, Lambda REQUEST authorizer on `Authorization: Bearer`),
 `GET /query`, `/latest`, `/bars` (REST API, `x-api-key` and usage plans), the WebSocket `$connect`
-(the ws function checks the ingest token), the `@connections` management API (SigV4 only) and the
+(the ws function checks the read token), the `@connections` management API (SigV4 only) and the
 dashboard page (public). Credentials: none, malformed, wrong, right, another stack's (a second
-local cloud with its own secrets) and the other API's.
+local cloud with its own secrets) and the other routes' (the live-ingest token, the backfill
+token, the read token, the query API key): each credential opens only its own route, and the
+live-ingest token cannot write history (only the backfill token can).
 
 A refusal must be what API Gateway answers on AWS (gateway refusals: `{"message": ...}` JSON;
 the ws function's: `{"error", "message", "details"}`), and must not reach the function behind
@@ -49,7 +51,10 @@ class Secrets:
     """This stack's credentials, the other stack's, and valid-looking values nobody issued."""
 
     token: str
+    """The live-ingest token."""
     key: str
+    read_token: str
+    backfill_token: str
     other_token: str
     other_key: str
     random_token: str
@@ -138,6 +143,7 @@ INGEST_REFUSALS = [
     Case("other-stack-token", lambda s: _bearer(s.other_token), 403, FORBIDDEN),
     Case("wrong-api-query-key-as-bearer", lambda s: _bearer(s.key), 403, FORBIDDEN),
     Case("wrong-api-token-as-x-api-key", lambda s: _key(s.token), 401, UNAUTHORIZED),
+    Case("wrong-api-read-token-as-bearer", lambda s: _bearer(s.read_token), 403, FORBIDDEN),
 ]
 
 QUERY_REFUSALS = [
@@ -159,6 +165,8 @@ QUERY_REFUSALS = [
     Case("wrong", lambda s: _key(s.random_key), 403, FORBIDDEN),
     Case("other-stack-key", lambda s: _key(s.other_key), 403, FORBIDDEN),
     Case("wrong-api-ingest-token-as-key", lambda s: _key(s.token), 403, FORBIDDEN),
+    Case("wrong-api-backfill-token-as-key", lambda s: _key(s.backfill_token), 403, FORBIDDEN),
+    Case("wrong-api-read-token-as-key", lambda s: _key(s.read_token), 403, FORBIDDEN),
 ]
 QUERY_ROUTES = ("query", "latest", "bars")
 
@@ -184,7 +192,7 @@ WS_REFUSALS = [
         lambda s: [],
         403,
         "forbidden",
-        _token_param(lambda s: f"{s.token[:10]} {s.token[10:]}"),
+        _token_param(lambda s: f"{s.read_token[:10]} {s.read_token[10:]}"),
     ),
     Case(
         "malformed-unicode-token", lambda s: [], 403, "forbidden", _token_param(lambda s: UNICODE)
@@ -196,9 +204,9 @@ WS_REFUSALS = [
         lambda s: [],
         403,
         "forbidden",
-        lambda s: [("token", s.token), ("token", s.token)],
+        lambda s: [("token", s.read_token), ("token", s.read_token)],
     ),
-    Case("malformed-bearer-repeated", lambda s: _bearer(s.token) * 2, 403, "forbidden"),
+    Case("malformed-bearer-repeated", lambda s: _bearer(s.read_token) * 2, 403, "forbidden"),
     Case("wrong", lambda s: [], 403, "forbidden", _token_param(lambda s: s.random_token)),
     Case(
         "other-stack-token", lambda s: [], 403, "forbidden", _token_param(lambda s: s.other_token)
@@ -209,6 +217,16 @@ WS_REFUSALS = [
         403,
         "forbidden",
         _token_param(lambda s: s.key),
+    ),
+    # Watching takes the read token only: the tokens that write are refused.
+    Case("wrong-api-ingest-token", lambda s: [], 403, "forbidden", _token_param(lambda s: s.token)),
+    Case("wrong-api-ingest-token-as-bearer", lambda s: _bearer(s.token), 403, "forbidden"),
+    Case(
+        "wrong-api-backfill-token",
+        lambda s: [],
+        403,
+        "forbidden",
+        _token_param(lambda s: s.backfill_token),
     ),
 ]
 
@@ -347,6 +365,8 @@ def creds(local_cloud: CloudProcess, other_cloud: CloudProcess) -> Secrets:
     return Secrets(
         token=local_cloud.outputs[outputs.INGEST_TOKEN],
         key=local_cloud.api_key("tests"),
+        read_token=local_cloud.outputs[outputs.READ_TOKEN],
+        backfill_token=local_cloud.outputs[outputs.BACKFILL_TOKEN],
         other_token=other_cloud.outputs[outputs.INGEST_TOKEN],
         other_key=other_cloud.api_key("tests"),
         random_token=_random(len(local_cloud.outputs[outputs.INGEST_TOKEN])),
@@ -434,6 +454,40 @@ async def test_ingest_with_the_right_token_writes_the_ticks(
     stored = await read_all(http, local_cloud, symbol)
     assert [(t["timestamp"], t["price"]) for t in stored] == [
         (t["timestamp"], t["price"]) for t in ticks
+    ]
+
+
+HISTORY_MS = 30 * 86_400_000
+"""A month back: outside the live window (7 days), inside what the backfill token may write."""
+
+
+async def test_only_the_backfill_token_writes_history_and_none_writes_the_future(
+    local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets
+) -> None:
+    # GIVEN ticks of a month ago, and one a minute ahead of now
+    symbol = new_symbol()
+    old = make_ticks(symbol, 3, start_ms=int(time.time() * 1000) - HISTORY_MS)
+    ahead = make_ticks(symbol, 1, start_ms=int(time.time() * 1000) + 60_000)
+    url = local_cloud.outputs[outputs.INGEST_URL]
+    before = await _counters(http, local_cloud)
+    # WHEN the live-ingest token sends the old ones, THEN they are refused and nothing is written
+    reply = await _call("POST", url, _bearer(creds.token), json.dumps({"ticks": old}).encode())
+    assert (reply.status, reply.json()["error"]) == (400, "invalid_tick")
+    assert "older than the accepted window" in reply.json()["details"][0]["reason"]
+    assert (await _counters(http, local_cloud)).writes == before.writes
+    # ... the backfill token refuses the future one (not in the live window's 5 minutes either)
+    reply = await _call(
+        "POST", url, _bearer(creds.backfill_token), json.dumps({"ticks": ahead}).encode()
+    )
+    assert (reply.status, reply.json()["details"][0]["field"]) == (400, "timestamp")
+    # ... and stores history, as the query API shows
+    reply = await _call(
+        "POST", url, _bearer(creds.backfill_token), json.dumps({"ticks": old}).encode()
+    )
+    assert (reply.status, reply.json()) == (200, {"accepted": 3})
+    stored = await read_all(http, local_cloud, symbol)
+    assert [(t["timestamp"], t["price"]) for t in stored] == [
+        (t["timestamp"], t["price"]) for t in old
     ]
 
 
@@ -576,8 +630,8 @@ async def test_websocket_connect_is_refused_without_the_right_token(
 async def test_websocket_connect_with_the_right_token_subscribes(
     local_cloud: CloudProcess, http: aiohttp.ClientSession, creds: Secrets, where: str
 ) -> None:
-    params = {"token": creds.token} if where == "query-string" else {}
-    headers = {"Authorization": f"Bearer {creds.token}"} if where == "bearer-header" else {}
+    params = {"token": creds.read_token} if where == "query-string" else {}
+    headers = {"Authorization": f"Bearer {creds.read_token}"} if where == "bearer-header" else {}
     symbol = new_symbol()
     async with http.ws_connect(
         local_cloud.outputs[outputs.WS_URL], params=params, headers=headers
@@ -615,7 +669,9 @@ async def target(
 ) -> AsyncIterator[Target]:
     """A client connected with the right token (its id found in the connections table)."""
     before = await asyncio.to_thread(_connection_ids, local_cloud)
-    ws = await http.ws_connect(local_cloud.outputs[outputs.WS_URL], params={"token": creds.token})
+    ws = await http.ws_connect(
+        local_cloud.outputs[outputs.WS_URL], params={"token": creds.read_token}
+    )
     try:
         [connection_id] = await asyncio.to_thread(_connection_ids, local_cloud) - before
         yield Target(ws, connection_id, f"{_ws_http_url(local_cloud)}/@connections/{connection_id}")
@@ -671,7 +727,7 @@ async def test_dashboard_page_is_public_and_holds_no_credential(
     assert reply.status == 200
     assert reply.headers["content-type"].startswith("text/html")
     page = reply.body.decode()
-    assert creds.token not in page
+    assert creds.token not in page and creds.read_token not in page
     assert not any(key in page for key in local_cloud.state["api_keys"].values())
 
 

@@ -19,7 +19,9 @@ def test_dashboard_url_points_at_the_gateway_with_ws_url_and_token(
     assert url.path == "/dashboard/"
     assert parse_qs(url.query) == {
         "ws": [local_cloud.outputs[outputs.WS_URL]],
-        "token": [local_cloud.outputs[outputs.INGEST_TOKEN]],
+        "token": [local_cloud.outputs[outputs.READ_TOKEN]],
+        "query": [local_cloud.outputs[outputs.QUERY_BASE_URL]],
+        "key": [local_cloud.outputs[outputs.QUERY_API_KEY]],
     }
 
 

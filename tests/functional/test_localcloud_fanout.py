@@ -85,7 +85,7 @@ def _key(ticks: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
 async def _connect(
     http: aiohttp.ClientSession, cloud: CloudProcess
 ) -> aiohttp.ClientWebSocketResponse:
-    params = {"token": cloud.outputs[outputs.INGEST_TOKEN]}
+    params = {"token": cloud.outputs[outputs.READ_TOKEN]}
     return await http.ws_connect(cloud.outputs[outputs.WS_URL], params=params)
 
 
@@ -150,7 +150,7 @@ async def test_subscriber_queues_get_exactly_the_ticks_of_their_symbols(
 async def test_a_websocket_client_gets_a_tick_soon_after_its_ingest(
     local_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
-    # GIVEN a client connected with the ingest token and subscribed to a symbol
+    # GIVEN a client connected with the read token and subscribed to a symbol
     symbol = new_symbol()
     async with await _connect(http, local_cloud) as ws:
         assert await _send(ws, "subscribe", [symbol.lower()]) == {

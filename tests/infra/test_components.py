@@ -144,7 +144,12 @@ class TestFunctions:
             ENV.TABLE_NAME: table,
             ENV.STACK: stack_run.stack,
         }
-        assert env["handlers.authorizer.handler"] == {ENV.TOKEN_SECRET_ID: secret.outputs["arn"]}
+        backfill = stack_run.one("aws:secretsmanager/secret:Secret", "ingest-backfill-token-secret")
+        assert backfill.inputs["name"] == f"marketstream/{stack_run.stack}/backfill-token"
+        assert env["handlers.authorizer.handler"] == {
+            ENV.TOKEN_SECRET_ID: secret.outputs["arn"],
+            ENV.BACKFILL_TOKEN_SECRET_ID: backfill.outputs["arn"],
+        }
 
 
 class TestIngestPath:

@@ -21,6 +21,12 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.INGEST_URL: f"{http_api}/ingest",
         outputs.QUERY_BASE_URL: stage,
         outputs.INGEST_TOKEN: token.outputs["result"],
+        outputs.BACKFILL_TOKEN: stack_run.one(
+            "random:index/randomPassword:RandomPassword", "ingest-backfill-token"
+        ).outputs["result"],
+        outputs.READ_TOKEN: stack_run.one(
+            "random:index/randomPassword:RandomPassword", "fanout-read-token"
+        ).outputs["result"],
         outputs.QUERY_API_KEY: key.inputs["value"],
         outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs[
             "name"

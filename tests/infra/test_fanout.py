@@ -185,7 +185,8 @@ def test_function_environments(stack_run: StackRun) -> None:
     config = _config(stack_run)
     topic = _topic(stack_run).outputs["arn"]
     table = stack_run.one("aws:dynamodb/table:Table", "fanout-connections").outputs["name"]
-    secret = stack_run.one("aws:secretsmanager/secret:Secret", "ingest-token-secret")
+    secret = stack_run.one("aws:secretsmanager/secret:Secret", "fanout-read-token-secret")
+    assert secret.inputs["name"] == f"marketstream/{stack_run.stack}/read-token"
     api = stack_run.one("aws:apigatewayv2/api:Api", "fanout-ws").id
     env = {
         f.inputs["handler"]: f.inputs["environment"]["variables"]

@@ -42,7 +42,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sqs:GetQueueAttributes", "ingest-spill"),
         ("sqs:ChangeMessageVisibility", "ingest-spill"),
     },
-    "handlers.authorizer.handler": {("secretsmanager:GetSecretValue", "ingest-token-secret")},
+    # Both ingest credentials (live and backfill); never the read token.
+    "handlers.authorizer.handler": {
+        ("secretsmanager:GetSecretValue", "ingest-token-secret"),
+        ("secretsmanager:GetSecretValue", "ingest-backfill-token-secret"),
+    },
     "handlers.fanout.handler": {
         *((action, "ticks-table/stream") for action in STREAM_READ),
         ("sns:Publish", "fanout-topic"),
@@ -52,7 +56,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "fanout-connections"),
         ("dynamodb:DeleteItem", "fanout-connections"),
         ("dynamodb:UpdateItem", "fanout-connections"),
-        ("secretsmanager:GetSecretValue", "ingest-token-secret"),
+        # Only the read token: a watcher's credential, never one that writes.
+        ("secretsmanager:GetSecretValue", "fanout-read-token-secret"),
     },
     "handlers.broadcast.handler": {
         *((action, "ticks-table/stream") for action in STREAM_READ),

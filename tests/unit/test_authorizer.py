@@ -15,6 +15,9 @@ from handlers import authorizer
 from handlers.core.settings import ENV
 
 TOKEN = "s3cret-token-0123456789"
+BACKFILL_TOKEN = "b4ckfill-token-0123456789"
+LIVE = {"isAuthorized": True, "context": {"credential": "live"}}
+BACKFILL = {"isAuthorized": True, "context": {"credential": "backfill"}}
 
 
 def _event(headers: dict[str, str] | None) -> dict[str, Any]:
@@ -41,6 +44,10 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         client = boto3.client("secretsmanager", region_name="us-east-1")
         arn = client.create_secret(Name="marketstream/test/ingest-token", SecretString=TOKEN)["ARN"]
         monkeypatch.setenv(authorizer.TOKEN_SECRET_ID_ENV, arn)
+        backfill = client.create_secret(
+            Name="marketstream/test/backfill-token", SecretString=BACKFILL_TOKEN
+        )["ARN"]
+        monkeypatch.setenv(authorizer.BACKFILL_TOKEN_SECRET_ID_ENV, backfill)
         authorizer._reset()
         yield arn
         authorizer._reset()
@@ -48,6 +55,12 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_env_name_matches_the_settings_module() -> None:
     assert authorizer.TOKEN_SECRET_ID_ENV == ENV.TOKEN_SECRET_ID
+    assert authorizer.BACKFILL_TOKEN_SECRET_ID_ENV == ENV.BACKFILL_TOKEN_SECRET_ID
+
+
+def test_the_backfill_token_is_authorized_and_named_in_the_context(secret: str) -> None:
+    event = _event({"authorization": f"Bearer {BACKFILL_TOKEN}"})
+    assert authorizer.handler(event, None) == BACKFILL
 
 
 @pytest.mark.parametrize(
@@ -55,7 +68,7 @@ def test_env_name_matches_the_settings_module() -> None:
     [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"  Bearer   {TOKEN}  ", f"BEARER {TOKEN}"],
 )
 def test_the_right_token_is_authorized(secret: str, header: str) -> None:
-    assert authorizer.handler(_event({"authorization": header}), None) == {"isAuthorized": True}
+    assert authorizer.handler(_event({"authorization": header}), None) == LIVE
 
 
 @pytest.mark.parametrize(
@@ -80,7 +93,7 @@ def test_anything_else_is_refused(secret: str, headers: dict[str, str] | None) -
 
 def test_header_name_case_is_ignored(secret: str) -> None:
     event = _event({"Authorization": f"Bearer {TOKEN}"})
-    assert authorizer.handler(event, None) == {"isAuthorized": True}
+    assert authorizer.handler(event, None) == LIVE
 
 
 def test_secret_is_fetched_once_per_container(secret: str) -> None:
@@ -89,9 +102,7 @@ def test_secret_is_fetched_once_per_container(secret: str) -> None:
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
         SecretId=secret, SecretString="rotated-token-000000000"
     )
-    assert authorizer.handler(_event({"authorization": f"Bearer {TOKEN}"}), None) == {
-        "isAuthorized": True
-    }
+    assert authorizer.handler(_event({"authorization": f"Bearer {TOKEN}"}), None) == LIVE
     authorizer._reset()
     assert authorizer.handler(_event({"authorization": f"Bearer {TOKEN}"}), None) == {
         "isAuthorized": False

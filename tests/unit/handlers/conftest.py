@@ -19,7 +19,7 @@ from tests.unit.core.conftest import cloud
 from tests.unit.core.test_ws import make_connections_table
 
 # Fixtures of the core handler tests, shared: pytest finds fixtures by name in a conftest.
-__all__ = ["FUZZ", "MOTO_FUZZ", "TOKEN", "cloud", "connections", "token_secret"]
+__all__ = ["BACKFILL_TOKEN", "FUZZ", "MOTO_FUZZ", "TOKEN", "cloud", "connections", "token_secret"]
 
 FUZZ = settings(
     max_examples=100,
@@ -43,6 +43,7 @@ MOTO_FUZZ = settings(FUZZ, max_examples=50)
 suite stays within its time budget."""
 
 TOKEN = "fuzz-token-0123456789abcdef"
+BACKFILL_TOKEN = "fuzz-backfill-token-0123456789"
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -60,8 +61,11 @@ def token_secret() -> Iterator[str]:
         for name, value in _AWS_ENV.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        arn = boto3.client("secretsmanager").create_secret(Name="tok", SecretString=TOKEN)["ARN"]
+        client = boto3.client("secretsmanager")
+        arn = client.create_secret(Name="tok", SecretString=TOKEN)["ARN"]
         patch.setenv("MARKETSTREAM_TOKEN_SECRET_ID", arn)
+        backfill = client.create_secret(Name="backfill", SecretString=BACKFILL_TOKEN)["ARN"]
+        patch.setenv("MARKETSTREAM_BACKFILL_TOKEN_SECRET_ID", backfill)
         yield arn
 
 

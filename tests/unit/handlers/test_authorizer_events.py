@@ -15,7 +15,7 @@ from tests.unit.handlers.conftest import FUZZ, TOKEN
 from tests.unit.handlers.strategies import hostile_text, json_values, mangled, mostly
 
 DENY = {"isAuthorized": False}
-ALLOW = {"isAuthorized": True}
+ALLOW = {"isAuthorized": True, "context": {"credential": "live"}}
 
 
 @pytest.fixture

@@ -262,3 +262,28 @@ def test_only_a_storage_failure_gives_503(event: dict[str, Any], queue_down: boo
 @given(json_values())
 def test_any_json_document_as_the_body(document: Any) -> None:
     check_client_answer(Ingest(), http_v2(json.dumps(document, allow_nan=True)))
+
+
+def _from(credential: str | None, ticks: list[dict[str, Any]]) -> dict[str, Any]:
+    event = http_v2({"ticks": ticks})
+    if credential is not None:
+        event["requestContext"]["authorizer"] = {"lambda": {"credential": credential}}
+    return event
+
+
+def test_only_the_backfill_credential_writes_history_and_nobody_writes_the_future() -> None:
+    # GIVEN a tick of a year ago, one of now, and one a minute ahead (inside the live window)
+    old = {"symbol": "A", "price": "1.5", "timestamp": NOW - 365 * 86_400_000}
+    now = {"symbol": "A", "price": "1.5", "timestamp": NOW}
+    ahead = {"symbol": "A", "price": "1.5", "timestamp": NOW + 60_000}
+    ingest = Ingest()
+    # THEN the backfill credential stores history up to now, and refuses what is ahead of now
+    assert ingest.answer(_from("backfill", [old, now])) == (200, {"accepted": 2})
+    status, body = ingest.answer(_from("backfill", [ahead]))
+    assert (status, body["details"][0]["field"]) == (400, "timestamp")
+    # ... while the live credential (or none named) keeps the live window: history is refused
+    for credential in ("live", None):
+        status, body = ingest.answer(_from(credential, [old]))
+        assert (status, body["error"]) == (400, "invalid_tick")
+        assert "older than the accepted window" in body["details"][0]["reason"]
+        assert ingest.answer(_from(credential, [ahead]))[0] == 200

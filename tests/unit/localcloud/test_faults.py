@@ -15,6 +15,8 @@ from moto import mock_aws
 
 from localcloud.faults import (
     CRASH,
+    HTTP_THROTTLE,
+    HTTP_UNAVAILABLE,
     THROTTLE_WRITES,
     UNAVAILABLE,
     FaultInjector,
@@ -240,3 +242,14 @@ def test_a_crash_needs_a_successful_write(
     counters = faults.snapshot()[CRASH]
     assert (counters["injected"], counters["passed"]) == (0, 1)
     assert stored(ddb) == []
+
+
+def test_gateway_modes_are_counted_shares_of_requests(faults: FaultInjector) -> None:
+    # GIVEN every request throttled and none losing its answer
+    set_faults(faults, {"http_throttle": 1, "http_unavailable": 0})
+    # WHEN the gateway asks for each request
+    hits = [faults.hit(HTTP_THROTTLE) for _ in range(5)] + [faults.hit(HTTP_UNAVAILABLE)]
+    # THEN the throttle hits every time, the other never, and both count what they saw
+    assert hits == [True] * 5 + [False]
+    snapshot = faults.snapshot()
+    assert (snapshot[HTTP_THROTTLE]["injected"], snapshot[HTTP_UNAVAILABLE]["passed"]) == (5, 1)
