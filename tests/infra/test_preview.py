@@ -179,16 +179,21 @@ def test_a_handler_edit_shows_the_functions_whose_code_changed(clone: Path) -> N
 
 
 def test_a_secret_value_never_appears_in_any_output(clone: Path) -> None:
-    ingest = clone / "infra" / "ingest.py"
-    source = ingest.read_text(encoding="utf-8")
-    assert "_TOKEN_LENGTH: Final = 48" in source
-    ingest.write_text(source.replace("_TOKEN_LENGTH: Final = 48", "_TOKEN_LENGTH: Final = 40"))
+    tokens = clone / "infra" / "tokens.py"
+    source = tokens.read_text(encoding="utf-8")
+    assert "TOKEN_LENGTH: Final = 48" in source
+    tokens.write_text(source.replace("TOKEN_LENGTH: Final = 48", "TOKEN_LENGTH: Final = 40"))
     # The mocked values of the token and the API key; their start does not depend on the length.
     prefixes = {
         MockAws().create("random:index/randomPassword:RandomPassword", name, {"length": 16})[1][
             "result"
         ]
-        for name in ("ingest-token", "query-key-loadgen-value")
+        for name in (
+            "ingest-token",
+            "ingest-backfill-token",
+            "fanout-read-token",
+            "query-key-loadgen-value",
+        )
     }
 
     text = preview(clone, "--stack", "dev")
