@@ -69,7 +69,8 @@ def encode_block(ticks: Sequence[TickFields]) -> bytes:
     previous_ts = ticks[0].timestamp if ticks else 0
     put(out, previous_ts)
     previous_coefficient = 0
-    # This loop is the hot path of ingest: locals only, and one-byte values skip the varint call.
+    # This loop is the hot path of ingest: locals only, and values of one or two varint bytes
+    # skip the call.
     for tick in ticks:
         timestamp, price, size, tick_id = tick.timestamp, tick.price, tick.size, tick.id
         if size is None:
@@ -95,6 +96,9 @@ def encode_block(ticks: Sequence[TickFields]) -> bytes:
         zigzag = (delta << 1) if delta >= 0 else ((-delta << 1) - 1)
         if zigzag < 0x80:
             append(zigzag)
+        elif zigzag < 0x4000:
+            append((zigzag & 0x7F) | 0x80)
+            append(zigzag >> 7)
         else:
             put(out, zigzag)
         previous_coefficient = coefficient
@@ -109,6 +113,9 @@ def encode_block(ticks: Sequence[TickFields]) -> bytes:
                 scale = len(size) - dot - 1
             if coefficient < 0x80:
                 append(coefficient)
+            elif coefficient < 0x4000:
+                append((coefficient & 0x7F) | 0x80)
+                append(coefficient >> 7)
             else:
                 put(out, coefficient)
             append(scale)
