@@ -7,6 +7,11 @@ clients), as two Lambda functions would not. Imports and invocations see the fun
 environment variables plus what the Lambda runtime sets (`localcloud.runtime.environ`), with
 `AWS_ENDPOINT_URL` pointing at moto and fake credentials, so handlers run unchanged.
 
+Each container measures its INIT (the handler module's import) and reports it, as Lambda does,
+as `Init Duration` in the `REPORT` line of its first invocation in the function's log. Only the
+handler package is private to a container: third-party packages (boto3, pydantic) are imported
+once per local cloud, so only the first container to import them pays for them.
+
 Invocations run in a shared thread pool (handlers are blocking boto3 code). The timeout is
 enforced on the caller's side: a timed-out invocation is reported as an error at once, but its
 thread cannot be killed and finishes in the background (a real Lambda would be frozen).
@@ -32,7 +37,7 @@ from typing import Any, Final, cast
 
 from localcloud.errors import LocalCloudError
 from localcloud.runtime import environ
-from localcloud.runtime.logs import FunctionLogs
+from localcloud.runtime.logs import FunctionLogs, report_line
 
 Handler = Callable[[Any, Any], Any]
 """A Lambda handler: (event, context) -> result."""
@@ -159,6 +164,15 @@ def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) ->
     return module
 
 
+@dataclass
+class _Container:
+    """One execution environment: its private handler, what its INIT took, if it was invoked."""
+
+    handler: Handler
+    init_ms: float
+    invoked: bool = False
+
+
 class LambdaFunction:
     """One function: its private module instance, environment, concurrency and timeout."""
 
@@ -177,7 +191,7 @@ class LambdaFunction:
         # Idle containers: one private module instance each. Lambda runs one invocation per
         # container at a time, and the handlers rely on it (per-invocation metrics state), so a
         # concurrent invocation takes an idle container or cold-starts a new one.
-        self._idle: list[Handler] = []
+        self._idle: list[_Container] = []
         self._idle_lock = threading.Lock()
         self.containers = 0
         self._semaphore = (
@@ -194,10 +208,11 @@ class LambdaFunction:
         """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
         self._idle.append(self._new_container())
 
-    def _new_container(self) -> Handler:
+    def _new_container(self) -> _Container:
         module_name, _, attribute = self.spec.handler.rpartition(".")
         if not module_name:
             raise LocalCloudError(f"{self.spec.name}: bad handler {self.spec.handler!r}")
+        started = time.perf_counter()
         try:
             module = _fresh_import(module_name, self.spec.code_dir, self._overlay)
         except Exception as exc:
@@ -208,9 +223,10 @@ class LambdaFunction:
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise LocalCloudError(f"{self.spec.name}: {self.spec.handler} is not callable")
+        init_ms = (time.perf_counter() - started) * 1e3
         with self._idle_lock:
             self.containers += 1
-        return cast(Handler, handler)
+        return _Container(cast(Handler, handler), init_ms)
 
     async def invoke(self, event: Any) -> Any:
         """Run the handler on `event`; its result, or FunctionError/Timeout/Throttled."""
@@ -264,20 +280,21 @@ class LambdaFunction:
         context.deadline_s = time.monotonic() + self.spec.timeout_s
         on_start()
         with self._idle_lock:
-            handler = self._idle.pop() if self._idle else None
-        if handler is None:
-            handler = self._new_container()  # a cold start, as Lambda scales out
+            container = self._idle.pop() if self._idle else None
+        if container is None:
+            container = self._new_container()  # a cold start, as Lambda scales out
         try:
-            return self._run(handler, event, context)
+            return self._run(container, event, context)
         finally:
             with self._idle_lock:
-                self._idle.append(handler)
+                self._idle.append(container)
 
-    def _run(self, handler: Handler, event: Any, context: LambdaContext) -> Any:
+    def _run(self, container: _Container, event: Any, context: LambdaContext) -> Any:
         logs = self._logs.capture(self.spec.name) if self._logs else contextlib.nullcontext()
+        started = time.perf_counter()
         with environ.applied(self._overlay), logs:
             try:
-                return handler(event, context)
+                return container.handler(event, context)
             except Exception as exc:
                 self.errors += 1
                 # What CloudWatch would show for an unhandled error.
@@ -289,3 +306,13 @@ class LambdaFunction:
                     traceback.format_exc().rstrip(),
                 )
                 raise FunctionError(type(exc).__name__, str(exc)) from None
+            finally:
+                self._report(container, context, (time.perf_counter() - started) * 1e3)
+
+    def _report(self, container: _Container, context: LambdaContext, duration_ms: float) -> None:
+        first = not container.invoked
+        container.invoked = True
+        if self._logs is not None:
+            init_ms = container.init_ms if first else None
+            line = report_line(context.aws_request_id, duration_ms, self.spec.memory_mb, init_ms)
+            self._logs.write(self.spec.name, line)
