@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -114,11 +115,17 @@ class Worker:
             ticker = (
                 asyncio.create_task(self._report_progress(on_progress)) if on_progress else None
             )
+            # The process's CPU over the run's wall time: the verdict's evidence that the
+            # generator itself was (or was not) the limit.
+            cpu, wall = time.process_time(), max(time.monotonic(), start_at)
             try:
                 await self._dispatch(session)
                 while self._tasks:
                     await asyncio.gather(*self._tasks)
             finally:
+                elapsed = time.monotonic() - wall
+                if elapsed > 0:
+                    self.stats.counters.cpu_share = (time.process_time() - cpu) / elapsed
                 gc.unfreeze()
                 if ticker is not None:
                     ticker.cancel()
@@ -163,6 +170,8 @@ class Worker:
             task = loop.create_task(self._send(session, slots, seq, offset, measured))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if len(self._tasks) > counters.in_flight_peak:
+                counters.in_flight_peak = len(self._tasks)
 
     def _drop(self, seq: int, offset: float, measured: bool) -> None:
         if measured:
