@@ -78,6 +78,7 @@ def build_summary(
     scheduler |= {
         "lag_limit_ms": config.lag_limit_ms,
         "cpu_share": round(counters.cpu_share, 3),
+        "cpu_pressure": round(counters.cpu_pressure, 3) if counters.cpu_pressure >= 0 else None,
         "in_flight_peak": counters.in_flight_peak,
         "keeping_up": verdict is None,
         "cause": verdict.cause if verdict else None,
@@ -253,6 +254,11 @@ def keep_up_verdict(
             f"other processes took the CPU: the generator was on CPU only"
             f" {counters.cpu_share:.0%} of the run and never waited for a connection"
         )
+        if counters.cpu_pressure >= 0:
+            why += (
+                f", while tasks on this machine waited for a CPU {counters.cpu_pressure:.0%}"
+                " of the time (Linux PSI)"
+            )
     parts = [head, why]
     if counters.dropped:
         parts.append(f"{counters.dropped:,} planned requests were never sent")
@@ -306,6 +312,11 @@ def print_summary(summary: Mapping[str, Any], console: Console) -> None:
         f" (limit {sched['lag_limit_ms']:g} ms)  max {lag['max']:.2f} ms"
         f"  late sends (>{sched['late_threshold_ms']:g} ms) {sched['late_sends']:,}"
         f"  connection waits {sched['pool_waits']:,}  generator CPU {sched['cpu_share']:.0%}"
+        + (
+            f"  machine CPU pressure {sched['cpu_pressure']:.0%}"
+            if sched.get("cpu_pressure") is not None
+            else ""
+        )
     )
     ticks = summary["ticks"]
     console.print(

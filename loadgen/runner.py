@@ -13,6 +13,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 import aiohttp
 from yarl import URL
@@ -24,7 +26,7 @@ from loadgen.schedule import Schedule
 from loadgen.stats import WorkerResult, WorkerStats
 from loadgen.targets import Targets
 
-__all__ = ["Progress", "ProgressCallback", "Worker", "WorkerSpec"]
+__all__ = ["Progress", "ProgressCallback", "Worker", "WorkerSpec", "cpu_stall_us"]
 
 _USER_AGENT = "marketstream-loadgen/1"
 _INGEST_OK = frozenset({200, 202})
@@ -62,6 +64,18 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+_PSI_CPU: Final = Path("/proc/pressure/cpu")
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds in which some task on this machine waited for a CPU since boot (Linux PSI's
+    `some total`), or None where the kernel does not report it."""
+    try:
+        first = _PSI_CPU.read_text(encoding="ascii").split("\n", 1)[0]
+        return int(first.rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Worker:
@@ -118,14 +132,19 @@ class Worker:
             # The process's CPU over the run's wall time: the verdict's evidence that the
             # generator itself was (or was not) the limit.
             cpu, wall = time.process_time(), max(time.monotonic(), start_at)
+            stalled = cpu_stall_us()
             try:
                 await self._dispatch(session)
                 while self._tasks:
                     await asyncio.gather(*self._tasks)
             finally:
                 elapsed = time.monotonic() - wall
+                counters = self.stats.counters
                 if elapsed > 0:
-                    self.stats.counters.cpu_share = (time.process_time() - cpu) / elapsed
+                    counters.cpu_share = (time.process_time() - cpu) / elapsed
+                    now_stalled = cpu_stall_us()
+                    if stalled is not None and now_stalled is not None:
+                        counters.cpu_pressure = min(1.0, (now_stalled - stalled) / 1e6 / elapsed)
                 gc.unfreeze()
                 if ticker is not None:
                     ticker.cancel()

@@ -132,6 +132,9 @@ class Counters:
     near 1.0, the generator itself is the limit."""
     in_flight_peak: int = 0
     """Most requests one worker had in flight at once (max across workers)."""
+    cpu_pressure: float = -1.0
+    """Share of the run in which some task on the machine waited for a CPU (Linux PSI,
+    `/proc/pressure/cpu`; machine-wide, max across workers); -1 where the kernel has no PSI."""
 
     def add(self, other: Counters) -> None:
         """Fold another worker's counters into these."""
@@ -140,7 +143,7 @@ class Counters:
             setattr(self, name, max(mine, theirs) if name in _PEAKS else mine + theirs)
 
 
-_PEAKS: Final = frozenset({"last_send_s", "cpu_share", "in_flight_peak"})
+_PEAKS: Final = frozenset({"last_send_s", "cpu_share", "in_flight_peak", "cpu_pressure"})
 """Counters that are maxima across workers, not sums."""
 
 

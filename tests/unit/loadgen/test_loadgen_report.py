@@ -25,6 +25,7 @@ def _summary(
     lag_s: float,
     pool_waits: int = 0,
     cpu_share: float = 0.1,
+    cpu_pressure: float = -1.0,
     service_s: float = 0.010,
     sent_share: float = 1.0,
     config: LoadConfig = CONFIG,
@@ -50,6 +51,7 @@ def _summary(
         stats.mark_acked(seq)
     stats.counters.pool_waits = pool_waits
     stats.counters.cpu_share = cpu_share
+    stats.counters.cpu_pressure = cpu_pressure
     stats.counters.in_flight_peak = config.connections if pool_waits else 1
     merged = MergedStats([stats.result()], total_requests=schedule.total)
     return build_summary(
@@ -128,12 +130,16 @@ def test_verdict_server_when_waits_came_from_slow_answers():
 
 
 def test_verdict_machine_when_neither_cpu_nor_connections_explain_the_lag():
-    # GIVEN late sends, free connections, and a generator mostly idle
-    scheduler = _summary(lag_s=0.050, cpu_share=0.20)["scheduler"]
+    # GIVEN late sends, free connections, a generator mostly idle, and a machine whose tasks
+    # waited for a CPU 70 % of the time
+    scheduler = _summary(lag_s=0.050, cpu_share=0.20, cpu_pressure=0.7)["scheduler"]
     # THEN other processes on the machine are named, not the generator's CPU or --workers
     assert scheduler["cause"] == "machine"
-    assert "on CPU only 20% of the run and never waited" in scheduler["warning"]
-    assert "--workers" not in scheduler["warning"]
+    warning = scheduler["warning"]
+    assert "on CPU only 20% of the run and never waited for a connection" in warning
+    assert "waited for a CPU 70% of the time (Linux PSI)" in warning
+    assert "--workers" not in warning
+    assert scheduler["cpu_pressure"] == 0.7
 
 
 def test_final_table_prints():
