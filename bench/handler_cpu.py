@@ -47,7 +47,7 @@ MODULES: Final = (
 BASELINE: Final = "import boto3, pydantic"
 GOALS: Final = {"us/tick at 100": 4.0, "us per 1-tick request": 50.0, "worst import x": 1.1}
 """Issue 18's goals, printed beside what was measured (never asserted)."""
-_CONSOLE: Final = Console(highlight=False)
+_CONSOLE: Final = Console(highlight=False, width=120)
 
 
 def _table(*columns: str, label: bool = False) -> Table:
@@ -148,7 +148,7 @@ def _imports_in(trees: list[Path]) -> dict[Path, dict[str, float]]:
 
 
 def _name(tree: Path) -> str:
-    return "this tree" if tree == ROOT else str(tree)
+    return "this tree" if tree == ROOT else tree.name
 
 
 def handler_cpu(trees: list[Path]) -> dict[Path, dict[int, float]]:

@@ -170,8 +170,8 @@ def fast_ticks(raw: list[Any], window: TimeWindow) -> list[ValidTick] | None:
     new = tuple.__new__
     out: list[ValidTick] = []
     append = out.append
-    # Every check is inline (this loop is the hot path of ingest); a `str` must be exactly a
-    # `str`, and the fields are checked in the model's order of rules, not of reporting.
+    # Every check is inline (this loop is the hot path of ingest); a value must be exactly a
+    # `str` or an `int`, subclasses (bool, JsonNumber for text fields) go to the model.
     try:
         for tick in raw:
             if type(tick) is not dict:
