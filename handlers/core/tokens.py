@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["TOKEN_SECRET_ID_ENV", "TokenSecret", "bearer_token"]
 
 TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_TOKEN_SECRET_ID"  # noqa: S105 (a variable name)
-"""Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: that loads pydantic)."""
+"""Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: this stays lean)."""
 _SCHEME: Final = "bearer"
 
 

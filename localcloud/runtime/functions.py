@@ -3,9 +3,12 @@
 A function's module is imported from the staged code directory (the program's `code` archive
 path) as a private copy: the handler package's modules are swapped out of `sys.modules` during
 the import and back afterwards, so two functions never share module state (settings, cached
-clients), as two Lambda functions would not. Imports and invocations see the function's
-environment variables plus what the Lambda runtime sets (`localcloud.runtime.environ`), with
-`AWS_ENDPOINT_URL` pointing at moto and fake credentials, so handlers run unchanged.
+clients), as two Lambda functions would not. A handler that imports a module of its package
+lazily (inside a function, at invocation time) gets it from its own copy too: the runtime's
+`__import__` swaps that copy in for the import (`_container_import`). Imports and invocations
+see the function's environment variables plus what the Lambda runtime sets
+(`localcloud.runtime.environ`), with `AWS_ENDPOINT_URL` pointing at moto and fake credentials,
+so handlers run unchanged.
 
 Each container measures its INIT (the handler module's import) and reports it, as Lambda does,
 as `Init Duration` in the `REPORT` line of its first invocation in the function's log. Only the
@@ -20,6 +23,7 @@ thread cannot be killed and finishes in the background (a real Lambda would be f
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import importlib
 import logging
@@ -29,10 +33,11 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final, cast
 
 from localcloud.errors import LocalCloudError
@@ -142,28 +147,89 @@ def runtime_environment(spec: FunctionSpec, *, region: str, endpoint: str) -> en
     return overlay
 
 
+class _Package:
+    """One container's private instance of the handler package: the modules it has imported.
+
+    While it is *active* (under the import lock), its modules stand in `sys.modules` and its code
+    directory is first on `sys.path`, so an import resolves to (or joins) this instance.
+    """
+
+    def __init__(self, top: str, code_dir: Path) -> None:
+        self.top = top
+        self.code_dir = code_dir
+        self.modules: dict[str, ModuleType] = {}
+
+    def ours(self, name: str) -> bool:
+        """Whether `name` is the package or one of its modules."""
+        return name == self.top or name.startswith(self.top + ".")
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Swap this instance into `sys.modules` for the duration (not re-entrant: see
+        `_container_import`)."""
+        with _IMPORT_LOCK:
+            saved = {name: sys.modules.pop(name) for name in list(sys.modules) if self.ours(name)}
+            sys.modules.update(self.modules)
+            sys.path.insert(0, str(self.code_dir))
+            _active.package = self
+            try:
+                importlib.invalidate_caches()
+                yield
+            finally:
+                _active.package = None
+                for name in [name for name in sys.modules if self.ours(name)]:
+                    module = sys.modules.pop(name)
+                    self.modules[name] = module
+                    _PRIVATE[id(module.__dict__)] = self
+                sys.path.remove(str(self.code_dir))
+                sys.modules.update(saved)
+
+
+_PRIVATE: Final[dict[int, _Package]] = {}
+"""The package instance each private module belongs to, by the id of the module's globals."""
+_active = threading.local()
+_real_import: Final = builtins.__import__
+
+
+def _container_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,
+    locals: Mapping[str, object] | None = None,
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> ModuleType:
+    """`__import__` that resolves an import of the handler package made by a private module
+    (a lazy import inside a function, at invocation time) within that module's own instance, as
+    it would in its own Lambda environment; every other import is Python's own."""
+    package = _PRIVATE.get(id(globals)) if globals is not None else None
+    if (
+        package is None
+        or getattr(_active, "package", None) is package  # already inside its own import
+        or (level == 0 and not package.ours(name))
+    ):
+        return _real_import(name, globals, locals, fromlist, level)
+    if level == 0:  # already imported (the usual case after the first call): no swap, no lock
+        module = package.modules.get(name if fromlist else package.top)
+        if module is not None and (name in package.modules) and _has(module, fromlist):
+            return module
+    with package.active():
+        return _real_import(name, globals, locals, fromlist, level)
+
+
+def _has(module: ModuleType, fromlist: Sequence[str] | None) -> bool:
+    return all(hasattr(module, attribute) for attribute in fromlist or ())
+
+
 def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) -> tuple[Any, float]:
     """Import `module_name` from `code_dir` as a private instance of its top-level package;
     the module, and the milliseconds its import took (not counting the wait for the lock)."""
-    top = module_name.split(".", 1)[0]
-
-    def ours(name: str) -> bool:
-        return name == top or name.startswith(top + ".")
-
-    with _IMPORT_LOCK:
-        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
-        sys.path.insert(0, str(code_dir))
-        try:
-            importlib.invalidate_caches()
-            with environ.applied(overlay):
-                started = time.perf_counter()
-                module = importlib.import_module(module_name)
-                took_ms = (time.perf_counter() - started) * 1e3
-        finally:
-            for name in [name for name in sys.modules if ours(name)]:
-                del sys.modules[name]
-            sys.path.remove(str(code_dir))
-            sys.modules.update(saved)
+    if builtins.__import__ is not _container_import:
+        builtins.__import__ = _container_import
+    package = _Package(module_name.split(".", 1)[0], code_dir)
+    with package.active(), environ.applied(overlay):
+        started = time.perf_counter()
+        module = importlib.import_module(module_name)
+        took_ms = (time.perf_counter() - started) * 1e3
     return module, took_ms
 
 
