@@ -20,9 +20,10 @@ from pydantic_core import core_schema
 from apispec import models
 from handlers.core.bars import INTERVALS
 from handlers.core.blocks import MAX_TIMESTAMP
-from handlers.core.models import _DECIMAL_TEXT, MAX_DECIMAL_DIGITS, SYMBOL_PATTERN, Tick
+from handlers.core.models import Tick
 from handlers.core.query import _ALLOWED, DEFAULT_LIMIT, MAX_BAR_TICKS, MAX_BARS, MAX_LIMIT
 from handlers.core.settings import Settings
+from handlers.core.ticks import DECIMAL_TEXT, MAX_DECIMAL_DIGITS, SYMBOL_PATTERN
 from infra.config import StackConfig
 from infra.ingest import AUTHORIZER_CACHE_S, INGEST_ROUTE
 from infra.query import QUERY_ROUTES
@@ -54,8 +55,8 @@ _MAX_KEY_CHARS: Final = 255
 _DEFAULTS: Final = StackConfig.model_fields
 _PAST_S: Final = int(_DEFAULTS["past_window_s"].default)
 _FUTURE_S: Final = int(_DEFAULTS["future_window_s"].default)
-_MAX_BODY: Final = int(Settings.model_fields["max_body_bytes"].default)
-_DECIMAL_PATTERN: Final = f"^(?:{_DECIMAL_TEXT.pattern})$"
+_MAX_BODY: Final = Settings().max_body_bytes
+_DECIMAL_PATTERN: Final = f"^(?:{DECIMAL_TEXT.pattern})$"
 
 _DESCRIPTION: Final = f"""\
 MarketStream takes market ticks in over an HTTP API (`POST /ingest`, bearer token checked by a

@@ -1,8 +1,11 @@
 """Handler CPU per request and per tick, handler import time, and DynamoDB write units per tick.
 
-Run: `.venv/bin/python -m bench.handler_cpu`. DynamoDB is stubbed (the client accepts every
-write at once), so the figures are the handler's own CPU: parsing, validation, encoding, keys,
-and building the BatchWriteItem request.
+Run: `.venv/bin/python -m bench.handler_cpu [--compare DIR]`. DynamoDB is stubbed (the client
+accepts every write at once), so the figures are the handler's own CPU: parsing, validation,
+encoding, keys, and building the BatchWriteItem request. CPU figures are the best of three
+passes, each in a fresh process; import times the median of fresh processes. `--compare DIR`
+measures another checkout (e.g. `git worktree add /tmp/base main`) in the same run, its
+processes interleaved with this tree's, so both see the same machine.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
+from cliargs import UsageParser
 from handlers.core.blocks import build_blocks
 from handlers.core.ingest import IngestService
 from handlers.core.models import Tick
@@ -27,7 +32,22 @@ from handlers.core.store import BlockWriter
 
 SIZES = (1, 10, 100, 500)
 NOW = time.time_ns() // 1_000_000
-_CONSOLE: Final = Console(highlight=False)
+ROOT: Final = Path(__file__).resolve().parent.parent
+PASSES: Final = 3
+IMPORT_RUNS: Final = 7
+MODULES: Final = (
+    "handlers.ingest",
+    "handlers.query",
+    "handlers.replay",
+    "handlers.authorizer",
+    "handlers.fanout",
+    "handlers.broadcast",
+    "handlers.ws",
+)
+BASELINE: Final = "import boto3, pydantic"
+GOALS: Final = {"us/tick at 100": 4.0, "us per 1-tick request": 50.0, "worst import x": 1.1}
+"""Issue 18's goals, printed beside what was measured (never asserted)."""
+_CONSOLE: Final = Console(highlight=False, width=120)
 
 
 def _table(*columns: str, label: bool = False) -> Table:
@@ -74,49 +94,129 @@ def _event(body: str) -> dict[str, Any]:
     }
 
 
-def handler_cpu() -> None:
-    """Print CPU per request and per tick for each request size."""
+def cpu_figures() -> dict[int, float]:
+    """CPU microseconds per request for each request size, in this process (one pass)."""
     writer = BlockWriter(_AcceptAll(), "ticks")  # type: ignore[arg-type]
     service = IngestService(Settings(), lambda: writer, lambda: _NoSpill())
     rng = random.Random(1)
-    print("handler CPU (ingest, DynamoDB stubbed), 1 symbol per request")
-    table = _table("ticks/request", "requests", "us/request", "us/tick")
+    figures = {}
     for n in SIZES:
         events = [_event(_body(n, rng)) for _ in range(20)]
-        for event in events:  # warm caches (pydantic validators, regexes)
+        for event in events:  # warm caches (validators, regexes)
             assert service.handle(event)["statusCode"] == 200
         rounds = max(50, 20_000 // n)
         start = time.process_time()
         for i in range(rounds):
             service.handle(events[i % len(events)])
-        cpu = time.process_time() - start
-        per_request = cpu / rounds * 1e6
-        table.add_row(str(n), str(rounds), f"{per_request:.1f}", f"{per_request / n:.2f}")
-    _CONSOLE.print(table)
+        figures[n] = (time.process_time() - start) / rounds * 1e6
+    return figures
 
 
-def _import_seconds(statement: str, repeat: int = 7) -> float:
+def _cpu_in(tree: Path) -> dict[int, float]:
+    """`cpu_figures` in a fresh process importing the handlers of `tree`."""
+    code = (
+        "import importlib.util, json, sys; "
+        f"sys.path.insert(0, {str(tree)!r}); "
+        f"spec = importlib.util.spec_from_file_location('_cpu_probe', {__file__!r}); "
+        "probe = importlib.util.module_from_spec(spec); spec.loader.exec_module(probe); "
+        "print(json.dumps(probe.cpu_figures()))"
+    )
+    out = subprocess.check_output([sys.executable, "-c", code], cwd=tree, text=True)
+    return {int(n): us for n, us in json.loads(out).items()}
+
+
+def _import_seconds(statement: str, tree: Path) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    runs = [
-        float(subprocess.check_output([sys.executable, "-c", code], text=True))
-        for _ in range(repeat)
-    ]
-    return statistics.median(runs)
+    return float(subprocess.check_output([sys.executable, "-c", code], cwd=tree, text=True))
 
 
-def import_times() -> None:
+def _imports_in(trees: list[Path]) -> dict[Path, dict[str, float]]:
+    """Median import seconds of the baseline and each module, per tree, runs interleaved."""
+    runs: dict[Path, dict[str, list[float]]] = {tree: {} for tree in trees}
+    for _ in range(IMPORT_RUNS):
+        for statement in (BASELINE, *(f"import {m}" for m in MODULES)):
+            for tree in trees:
+                try:
+                    seconds = _import_seconds(statement, tree)
+                except subprocess.CalledProcessError:
+                    continue  # a module that tree does not have
+                runs[tree].setdefault(statement, []).append(seconds)
+    return {
+        tree: {statement: statistics.median(values) for statement, values in found.items()}
+        for tree, found in runs.items()
+    }
+
+
+def _name(tree: Path) -> str:
+    return "this tree" if tree == ROOT else tree.name
+
+
+def handler_cpu(trees: list[Path]) -> dict[Path, dict[int, float]]:
+    """Print CPU per request and per tick for each request size and tree."""
+    best: dict[Path, dict[int, float]] = {tree: {} for tree in trees}
+    for _ in range(PASSES):
+        for tree in trees:
+            for n, us in _cpu_in(tree).items():
+                best[tree][n] = min(us, best[tree].get(n, math.inf))
+    print(f"handler CPU (ingest, DynamoDB stubbed), 1 symbol per request, best of {PASSES}")
+    columns = ["ticks/request"]
+    for tree in trees:
+        columns += [f"us/request ({_name(tree)})", f"us/tick ({_name(tree)})"]
+    table = _table(*columns)
+    for n in SIZES:
+        row = [str(n)]
+        for tree in trees:
+            row += [f"{best[tree][n]:.1f}", f"{best[tree][n] / n:.2f}"]
+        table.add_row(*row)
+    _CONSOLE.print(table)
+    return best
+
+
+def import_times(trees: list[Path]) -> dict[Path, float]:
     """Print each handler module's import time in a fresh process beside boto3 + pydantic."""
-    baseline = _import_seconds("import boto3, pydantic")
-    print("\nimport time in a fresh process (median of 7)")
-    table = _table("module", "ms", "x baseline", label=True)
-    table.add_row("boto3 + pydantic", f"{baseline * 1e3:.1f}", f"{1.0:.2f}")
-    for module in ("handlers.ingest", "handlers.query", "handlers.replay", "handlers.authorizer"):
-        try:
-            seconds = _import_seconds(f"import {module}")
-        except subprocess.CalledProcessError:
-            table.add_row(module, "(missing)", "")
-            continue
-        table.add_row(module, f"{seconds * 1e3:.1f}", f"{seconds / baseline:.2f}")
+    medians = _imports_in(trees)
+    print(f"\nimport time in a fresh process (median of {IMPORT_RUNS})")
+    columns = ["module"]
+    for tree in trees:
+        columns += [f"ms ({_name(tree)})", f"x baseline ({_name(tree)})"]
+    table = _table(*columns, label=True)
+    worst: dict[Path, float] = {}
+    for statement in (BASELINE, *(f"import {m}" for m in MODULES)):
+        row = ["boto3 + pydantic" if statement == BASELINE else statement.removeprefix("import ")]
+        for tree in trees:
+            seconds = medians[tree].get(statement)
+            if seconds is None:
+                row += ["(missing)", ""]
+                continue
+            ratio = seconds / medians[tree][BASELINE]
+            if statement != BASELINE:
+                worst[tree] = max(ratio, worst.get(tree, 0.0))
+            row += [f"{seconds * 1e3:.1f}", f"{ratio:.2f}"]
+        table.add_row(*row)
+    _CONSOLE.print(table)
+    return worst
+
+
+def goals(cpu: dict[Path, dict[int, float]], worst: dict[Path, float]) -> None:
+    """Print issue 18's goals beside the figures of each tree."""
+    print("\ngoals (printed, never asserted)")
+    columns = ["figure", "goal", *(_name(tree) for tree in cpu)]
+    table = _table(*columns, label=True)
+    table.add_row(
+        "CPU per tick, 100 ticks/request (us)",
+        f"<= {GOALS['us/tick at 100']:g}",
+        *(f"{figures[100] / 100:.2f}" for figures in cpu.values()),
+    )
+    table.add_row(
+        "CPU per 1-tick request (us)",
+        f"<= {GOALS['us per 1-tick request']:g}",
+        *(f"{figures[1]:.1f}" for figures in cpu.values()),
+    )
+    table.add_row(
+        "import, worst handler, x (import boto3, pydantic)",
+        f"<= {GOALS['worst import x']:g}",
+        *(f"{worst.get(tree, math.nan):.2f}" for tree in cpu),
+    )
     _CONSOLE.print(table)
 
 
@@ -180,12 +280,28 @@ def write_units() -> None:
     _CONSOLE.print(table)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Run every figure in turn."""
-    handler_cpu()
-    import_times()
+    parser = UsageParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--compare",
+        metavar="DIR",
+        type=Path,
+        help="another checkout to measure in the same run (its figures come first)",
+    )
+    args = parser.parse_args(argv)
+    trees = [ROOT]
+    if args.compare is not None:
+        other = args.compare.resolve()
+        if not (other / "handlers" / "core" / "ingest.py").is_file():
+            parser.error(f"--compare {args.compare}: not a checkout of this project")
+        trees.insert(0, other)
+    cpu = handler_cpu(trees)
+    worst = import_times(trees)
+    goals(cpu, worst)
     write_units()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

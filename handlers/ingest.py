@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.core import aws
 from handlers.core.ingest import IngestService
 from handlers.core.metrics import MetricsLogger
 from handlers.core.settings import Settings
-from handlers.core.spill import SpillQueue
 from handlers.core.store import BlockWriter
+
+if TYPE_CHECKING:
+    from handlers.core.spill import SpillQueue
 
 SETTINGS = Settings.from_env()
 
@@ -22,6 +24,9 @@ def _writer() -> BlockWriter:
 
 @cache
 def _spill() -> SpillQueue:
+    # Imported on first use: only a table that refuses writes needs the spill queue.
+    from handlers.core.spill import SpillQueue
+
     return SpillQueue(aws.sqs(), SETTINGS.spill_queue_url)
 
 

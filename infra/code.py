@@ -9,7 +9,13 @@ import pulumi
 
 from infra.awslambda import lambda_
 from infra.config import StackConfig
-from infra.packaging import PROJECT_ROOT, stage_function, stage_layer
+from infra.packaging import (
+    BYTECODE_PYTHON_ENV,
+    PROJECT_ROOT,
+    bytecode_compiler,
+    stage_function,
+    stage_layer,
+)
 
 __all__ = ["CodeBundle", "CodeBundleArgs"]
 
@@ -38,8 +44,18 @@ class CodeBundle(pulumi.ComponentResource):
     ) -> None:
         super().__init__("marketstream:index:CodeBundle", name, None, opts)
         config = args.config
-        function = stage_function(args.handlers_dir)
-        layer = stage_layer(args.requirements, config.architecture, config.runtime)
+        compiler = bytecode_compiler(config.runtime)
+        if compiler is None:
+            pulumi.log.warn(
+                f"no {config.runtime} interpreter here (on PATH, or named by "
+                f"{BYTECODE_PYTHON_ENV}): the code and layer ship without bytecode, so every "
+                "cold start compiles the modules it imports",
+                self,
+            )
+        function = stage_function(args.handlers_dir, bytecode=compiler)
+        layer = stage_layer(
+            args.requirements, config.architecture, config.runtime, bytecode=compiler
+        )
         self.code = function.archive()
         self.code_digest = function.digest
         layer_version = lambda_.LayerVersion(

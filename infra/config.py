@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from handlers.core.models import validate_symbol
+from handlers.core.ticks import validate_symbol
 
 __all__ = [
     "NAMESPACE",

@@ -1,10 +1,16 @@
 """Stage the Lambda code and its dependency layer as directories Pulumi can archive.
 
 Pulumi hashes a `FileArchive` of a directory by its paths and contents, so staging the same
-sources must give byte-identical trees: no `__pycache__`, no `.pyc`, no pip `RECORD` files, fixed
-file modes. Handlers go to the function archive and third-party packages to a layer, so a handler
-edit uploads kilobytes. The layer is built once per (requirements, platform, Python version) and
-cached under `.build/layer/<key>/`, so later runs are fast and work offline.
+sources must give byte-identical trees: no pip `RECORD` files, fixed file modes, and no bytecode
+but our own. Handlers go to the function archive and third-party packages to a layer, so a handler
+edit uploads kilobytes. The layer is built once per (requirements, platform, Python version,
+bytecode compiler) and cached under `.build/layer/<key>/`, so later runs are fast and offline.
+
+Both archives carry bytecode compiled by the runtime's Python version (`compile_bytecode`):
+Lambda's code and layer directories are read-only, so without it every cold start compiles every
+module it imports from source. It is deterministic: `unchecked-hash` pycs (no timestamps; Python
+loads them without checking the source), the source paths Lambda will see (`/var/task`,
+`/opt/python`), a fixed hash seed, one process compiling in a fixed order.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ import pulumi
 
 __all__ = [
     "BUILD_DIR",
+    "BYTECODE_PYTHON_ENV",
     "LAYER_MODE_ENV",
     "PROJECT_ROOT",
+    "Compiler",
     "PackagingError",
     "Staged",
+    "bytecode_compiler",
+    "compile_bytecode",
     "layer_key",
     "stage_function",
     "stage_layer",
@@ -43,6 +53,14 @@ declared resources."""
 
 LayerMode = Literal["auto", "offline", "skip"]
 
+BYTECODE_PYTHON_ENV: Final = "MARKETSTREAM_BYTECODE_PYTHON"
+"""The interpreter that compiles the archives' bytecode (default: `python<runtime version>` on
+PATH). It must be the runtime's Python version: Lambda never loads another version's bytecode."""
+FUNCTION_ROOT: Final = "/var/task"
+"""Where Lambda puts the function code (the source paths the bytecode names)."""
+LAYER_ROOT: Final = "/opt"
+"""Where Lambda extracts a layer (its `python/` directory is on `sys.path`)."""
+
 _EXCLUDED_DIRS: Final = frozenset(
     {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 )
@@ -50,12 +68,73 @@ _EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo")
 _EXCLUDED_FILES: Final = frozenset({"requirements.txt", ".DS_Store"})
 # pip writes these per install (paths, installer name, timestamps): they make layers drift.
 _PIP_NOISE: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
-_LAYER_FORMAT: Final = 1
+_LAYER_FORMAT: Final = 2
 """Bump when the layer build changes, so stale caches are not reused."""
 
 
 class PackagingError(pulumi.RunError):
     """The code or the layer could not be staged."""
+
+
+@dataclass(frozen=True)
+class Compiler:
+    """An interpreter that compiles bytecode, and its exact version (part of the layer's key)."""
+
+    path: str
+    version: str
+    """`major.minor.micro`: another micro version may compile other bytes."""
+
+
+def bytecode_compiler(runtime: str) -> Compiler | None:
+    """An interpreter of `runtime`'s Python version, or None if there is none here.
+
+    `MARKETSTREAM_BYTECODE_PYTHON` names it explicitly (an error if it is not that version);
+    otherwise `python<version>` on PATH is used if it runs and is that version.
+    """
+    wanted = _python_version(runtime)
+    explicit = os.environ.get(BYTECODE_PYTHON_ENV, "")
+    path = shutil.which(explicit or f"python{wanted}")
+    version = _version_of(path) if path else None
+    if version is not None and version.rsplit(".", 1)[0] == wanted:
+        return Compiler(str(path), version)
+    if explicit:
+        raise PackagingError(
+            f"{BYTECODE_PYTHON_ENV}={explicit}: not a Python {wanted} interpreter "
+            f"(found {version or 'nothing runnable'})"
+        )
+    return None
+
+
+def _version_of(python: str) -> str | None:
+    try:
+        result = subprocess.run(  # noqa: S603 - an interpreter found on PATH or named by the user
+            [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def compile_bytecode(root: Path, compiler: Compiler, prefix: str) -> None:
+    """Write `unchecked-hash` bytecode beside every module under `root`, naming its source as
+    `prefix/<path under root>` (where Lambda will find it)."""
+    command = [
+        compiler.path, "-m", "compileall", "-q",
+        "--invalidation-mode", "unchecked-hash",
+        "-s", str(root), "-p", prefix,
+        str(root),
+    ]  # fmt: skip
+    # A fixed hash seed: set constants (`x in {"a", "b"}`) are marshalled in hash order.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    if result.returncode != 0:
+        raise PackagingError(
+            f"compileall failed in {root}:\n{result.stdout}{result.stderr}".strip()
+        )
 
 
 @dataclass(frozen=True)
@@ -88,14 +167,20 @@ def tree_hash(root: Path) -> str:
 
 
 def stage_function(
-    source: Path = PROJECT_ROOT / "handlers", dest: Path = BUILD_DIR / "function"
+    source: Path = PROJECT_ROOT / "handlers",
+    dest: Path = BUILD_DIR / "function",
+    *,
+    bytecode: Compiler | None = None,
 ) -> Staged:
-    """Copy the `handlers` package to `dest/handlers/`, without caches, tests or bytecode."""
+    """Copy the `handlers` package to `dest/handlers/`, without caches or tests, with bytecode
+    compiled by `bytecode` (none if None; never the bytecode of the source tree)."""
     if not (source / "__init__.py").is_file():
         raise PackagingError(f"{source} is not a Python package")
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     _copy_tree(source, tmp / source.name)
+    if bytecode is not None:
+        compile_bytecode(tmp, bytecode, FUNCTION_ROOT)
     _normalise_modes(tmp)
     digest = tree_hash(tmp)
     # Keep an identical existing tree untouched, so file times do not change for nothing.
@@ -106,13 +191,17 @@ def stage_function(
     return Staged(dest, digest)
 
 
-def layer_key(requirements: Path, architecture: str, runtime: str) -> str:
-    """Cache key of a layer: the requirements text, the target platform and Python version."""
+def layer_key(
+    requirements: Path, architecture: str, runtime: str, *, bytecode: Compiler | None = None
+) -> str:
+    """Cache key of a layer: the requirements, the target platform and Python version, and the
+    exact version of the interpreter that compiled its bytecode (None: no bytecode)."""
     spec = {
         "format": _LAYER_FORMAT,
         "requirements": requirements.read_text(encoding="utf-8"),
         "platform": _pip_platform(architecture),
         "python": _python_version(runtime),
+        "bytecode": bytecode.version if bytecode else None,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -124,10 +213,12 @@ def stage_layer(
     *,
     build_dir: Path = BUILD_DIR / "layer",
     mode: LayerMode | None = None,
+    bytecode: Compiler | None = None,
 ) -> Staged:
-    """The layer directory (`python/` at its root) for these requirements, built if not cached."""
+    """The layer directory (`python/` at its root) for these requirements, built if not cached,
+    with bytecode compiled by `bytecode` (none if None)."""
     mode = mode or _layer_mode()
-    key = layer_key(requirements, architecture, runtime)
+    key = layer_key(requirements, architecture, runtime, bytecode=bytecode)
     if mode == "skip":
         # No packages, only the key of the layer it stands for: mock runs (the offline preview)
         # still see a change of the requirements, the platform or the Python version.
@@ -149,6 +240,8 @@ def stage_layer(
     shutil.rmtree(tmp, ignore_errors=True)
     _pip_install(requirements, tmp / "python", architecture, runtime)
     _strip_pip_noise(tmp / "python")
+    if bytecode is not None:
+        compile_bytecode(tmp, bytecode, LAYER_ROOT)
     _normalise_modes(tmp)
     digest = tree_hash(tmp)
     _replace_dir(tmp, dest)

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=arg_type(parse_duration), default=5.0, help="late-send window"
     )
     load.add_argument("--late-threshold", type=float, default=5.0, help="late send, in ms")
+    load.add_argument(
+        "--lag-limit", type=float, default=20.0, help="lag p99 that means not keeping up, in ms"
+    )
     load.add_argument("--pool-size", type=int, default=1024, help="prebuilt payload templates")
 
     out = parser.add_argument_group("output")
@@ -142,6 +145,7 @@ def _load_config(args: argparse.Namespace) -> LoadConfig:
         connect_timeout_s=args.connect_timeout,
         workers=args.workers,
         late_threshold_ms=args.late_threshold,
+        lag_limit_ms=args.lag_limit,
         grace_s=args.grace,
         pool_size=args.pool_size,
     )

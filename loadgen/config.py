@@ -94,6 +94,9 @@ class LoadConfig:
     workers: int = 1
     late_threshold_ms: float = 5.0
     """A send later than this after its planned time counts as a late send."""
+    lag_limit_ms: float = 20.0
+    """A scheduler lag p99 above this means the generator could not keep up (with a rate under
+    99 % of the target); a few ms of lag is an event loop's normal jitter, not falling behind."""
     grace_s: float = 5.0
     """How long after the schedule ends a generator that fell behind may keep sending."""
     query_limit: int = 100
@@ -118,6 +121,7 @@ class LoadConfig:
         _require(self.connect_timeout_s > 0, "--connect-timeout must be > 0")
         _require(1 <= self.workers <= 64, "--workers must be 1..64")
         _require(self.late_threshold_ms > 0, "--late-threshold must be > 0")
+        _require(self.lag_limit_ms > 0, "--lag-limit must be > 0")
         _require(self.grace_s >= 0, "--grace must be >= 0")
         _require(1 <= self.query_limit <= 1000, "query limit must be 1..1000")
         _require(1 <= self.pool_size <= 1_000_000, "pool size must be 1..1000000")

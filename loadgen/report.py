@@ -6,7 +6,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,14 +16,28 @@ from rich.table import Table
 from loadgen.config import LoadConfig
 from loadgen.payloads import ENDPOINT_NAMES
 from loadgen.schedule import Schedule
-from loadgen.stats import PERCENTILES, MergedStats, percentiles_ms
+from loadgen.stats import PERCENTILES, Counters, MergedStats, percentiles_ms
 from loadgen.targets import Targets
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "build_summary", "print_summary", "write_json"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Verdict",
+    "build_summary",
+    "keep_up_verdict",
+    "print_summary",
+    "write_json",
+]
 
 SCHEMA: Final = "marketstream.loadgen.summary"
 SCHEMA_VERSION: Final = 1
-_KEEP_UP_RATIO: Final = 0.98
+KEEP_UP_RATIO: Final = 0.99
+"""An achieved rate under this share of the target means the generator could not keep up."""
+CPU_BOUND_SHARE: Final = 0.8
+"""A worker busy this share of the run's wall time is the limit itself (asyncio uses one core)."""
+_CONNECTIONS_BOUND: Final = 0.8
+"""Little's law: when rate x mean service time needs this share of a worker's connections, the
+connection limit is what holds the rate back; below it, waits mean the server was slow."""
 
 
 def build_summary(
@@ -55,9 +69,21 @@ def build_summary(
         "pool_waits": counters.pool_waits,
         "dropped": counters.dropped,
     }
-    warning = _keep_up_warning(config, counters.dropped, counters.pool_waits, ratio, lag)
-    scheduler |= {"keeping_up": warning is None, "warning": warning}
     corrected, raw = stats.overall(), stats.overall(raw=True)
+    raw_ms = percentiles_ms(raw)
+    verdict = keep_up_verdict(
+        config, counters, ratio=ratio, lag_p99_ms=lag["p99"], achieved_rps=achieved_rps,
+        raw_ms=raw_ms,
+    )  # fmt: skip
+    scheduler |= {
+        "lag_limit_ms": config.lag_limit_ms,
+        "cpu_share": round(counters.cpu_share, 3),
+        "cpu_pressure": round(counters.cpu_pressure, 3) if counters.cpu_pressure >= 0 else None,
+        "in_flight_peak": counters.in_flight_peak,
+        "keeping_up": verdict is None,
+        "cause": verdict.cause if verdict else None,
+        "warning": verdict.message if verdict else None,
+    }
     status: Counter[int] = Counter()
     kinds: Counter[str] = Counter()
     for index in range(len(ENDPOINT_NAMES)):
@@ -91,7 +117,7 @@ def build_summary(
         },
         "latency_ms": {
             "corrected": percentiles_ms(corrected),
-            "raw": percentiles_ms(raw),
+            "raw": raw_ms,
         },
         "status_codes": {str(code): n for code, n in sorted(status.items())},
         "error_kinds": dict(sorted(kinds.items())),
@@ -169,27 +195,75 @@ def _series(config: LoadConfig, schedule: Schedule, stats: MergedStats) -> list[
     return rows
 
 
-def _keep_up_warning(
-    config: LoadConfig, dropped: int, pool_waits: int, ratio: float, lag: Mapping[str, float]
-) -> str | None:
-    late_ms = config.late_threshold_ms
-    if ratio >= _KEEP_UP_RATIO and not dropped and lag["p99"] <= late_ms:
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why the generator could not keep up: a cause (`cpu`, `connections`, `server`, `machine`)
+    and a sentence with the measured figures that name it."""
+
+    cause: str
+    message: str
+
+
+def keep_up_verdict(
+    config: LoadConfig,
+    counters: Counters,
+    *,
+    ratio: float,
+    lag_p99_ms: float,
+    achieved_rps: float,
+    raw_ms: Mapping[str, float],
+) -> Verdict | None:
+    """None if the generator kept up (rate >= 99 % of the target and lag p99 within the limit);
+    else the measured cause: its own CPU, its connections, the server, or the machine."""
+    limit = config.lag_limit_ms
+    if ratio >= KEEP_UP_RATIO and lag_p99_ms <= limit:
         return None
-    parts = [
-        f"THE GENERATOR COULD NOT KEEP UP: it sent {ratio:.1%} of the target rate,"
-        f" sends ran up to {lag['max']:.1f} ms late (p99 {lag['p99']:.1f} ms)"
-    ]
-    if pool_waits:
-        parts.append(
-            f"all {config.connections} connections per worker were busy {pool_waits} times"
-            " (the server answers too slowly for this rate, or --connections is too low)"
+    head = (
+        f"THE GENERATOR COULD NOT KEEP UP: it sent {ratio:.1%} of the target rate"
+        f" (keeping up: >= {KEEP_UP_RATIO:.0%}), scheduler lag p99 {lag_p99_ms:.1f} ms"
+        f" (limit {limit:g} ms)"
+    )
+    connections = config.connections
+    # Little's law: requests in flight = arrival rate x time in the system, per worker.
+    needed = achieved_rps / config.workers * raw_ms["mean"] / 1000.0
+    if counters.cpu_share >= CPU_BOUND_SHARE:
+        cause = "cpu"
+        why = (
+            f"the generator's CPU is the limit: its busiest worker was on CPU"
+            f" {counters.cpu_share:.0%} of the run (add --workers)"
+        )
+    elif counters.pool_waits and needed >= _CONNECTIONS_BOUND * connections:
+        cause = "connections"
+        why = (
+            f"the connections are the limit: all {connections} connections per worker were busy"
+            f" {counters.pool_waits:,} times, and at the server's mean service time"
+            f" ({raw_ms['mean']:.1f} ms) this rate needs ~{needed:,.0f} in flight per worker"
+            " (raise --connections, if the server has headroom)"
+        )
+    elif counters.pool_waits:
+        cause = "server"
+        why = (
+            f"the server is the limit: all {connections} connections per worker were busy"
+            f" {counters.pool_waits:,} times (up to {counters.in_flight_peak:,} in flight) while"
+            f" its answers took p99 {raw_ms['p99']:.1f} ms, max {raw_ms['max']:.1f} ms,"
+            f" though on average ~{needed:,.1f} in flight would do"
         )
     else:
-        parts.append("connections were free, so the generator's CPU is the limit (try --workers)")
-    if dropped:
-        parts.append(f"{dropped} planned requests were never sent")
+        cause = "machine"
+        why = (
+            f"other processes took the CPU: the generator was on CPU only"
+            f" {counters.cpu_share:.0%} of the run and never waited for a connection"
+        )
+        if counters.cpu_pressure >= 0:
+            why += (
+                f", while tasks on this machine waited for a CPU {counters.cpu_pressure:.0%}"
+                " of the time (Linux PSI)"
+            )
+    parts = [head, why]
+    if counters.dropped:
+        parts.append(f"{counters.dropped:,} planned requests were never sent")
     parts.append("latency is still measured from the planned send times")
-    return "; ".join(parts)
+    return Verdict(cause, "; ".join(parts))
 
 
 def write_json(summary: Mapping[str, Any], path: Path) -> None:
@@ -234,9 +308,15 @@ def print_summary(summary: Mapping[str, Any], console: Console) -> None:
     console.print(f"status    {statuses}")
     console.print(f"errors    {kinds}")
     console.print(
-        f"scheduler lag p50 {lag['p50']:.2f} ms  p99 {lag['p99']:.2f} ms  max {lag['max']:.2f} ms"
+        f"scheduler lag p50 {lag['p50']:.2f} ms  p99 {lag['p99']:.2f} ms"
+        f" (limit {sched['lag_limit_ms']:g} ms)  max {lag['max']:.2f} ms"
         f"  late sends (>{sched['late_threshold_ms']:g} ms) {sched['late_sends']:,}"
-        f"  connection waits {sched['pool_waits']:,}"
+        f"  connection waits {sched['pool_waits']:,}  generator CPU {sched['cpu_share']:.0%}"
+        + (
+            f"  machine CPU pressure {sched['cpu_pressure']:.0%}"
+            if sched.get("cpu_pressure") is not None
+            else ""
+        )
     )
     ticks = summary["ticks"]
     console.print(

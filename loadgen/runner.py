@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 import aiohttp
 from yarl import URL
@@ -23,7 +26,7 @@ from loadgen.schedule import Schedule
 from loadgen.stats import WorkerResult, WorkerStats
 from loadgen.targets import Targets
 
-__all__ = ["Progress", "ProgressCallback", "Worker", "WorkerSpec"]
+__all__ = ["Progress", "ProgressCallback", "Worker", "WorkerSpec", "cpu_stall_us"]
 
 _USER_AGENT = "marketstream-loadgen/1"
 _INGEST_OK = frozenset({200, 202})
@@ -61,6 +64,18 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+_PSI_CPU: Final = Path("/proc/pressure/cpu")
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds in which some task on this machine waited for a CPU since boot (Linux PSI's
+    `some total`), or None where the kernel does not report it."""
+    try:
+        first = _PSI_CPU.read_text(encoding="ascii").split("\n", 1)[0]
+        return int(first.rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Worker:
@@ -114,11 +129,22 @@ class Worker:
             ticker = (
                 asyncio.create_task(self._report_progress(on_progress)) if on_progress else None
             )
+            # The process's CPU over the run's wall time: the verdict's evidence that the
+            # generator itself was (or was not) the limit.
+            cpu, wall = time.process_time(), max(time.monotonic(), start_at)
+            stalled = cpu_stall_us()
             try:
                 await self._dispatch(session)
                 while self._tasks:
                     await asyncio.gather(*self._tasks)
             finally:
+                elapsed = time.monotonic() - wall
+                counters = self.stats.counters
+                if elapsed > 0:
+                    counters.cpu_share = (time.process_time() - cpu) / elapsed
+                    now_stalled = cpu_stall_us()
+                    if stalled is not None and now_stalled is not None:
+                        counters.cpu_pressure = min(1.0, (now_stalled - stalled) / 1e6 / elapsed)
                 gc.unfreeze()
                 if ticker is not None:
                     ticker.cancel()
@@ -163,6 +189,8 @@ class Worker:
             task = loop.create_task(self._send(session, slots, seq, offset, measured))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if len(self._tasks) > counters.in_flight_peak:
+                counters.in_flight_peak = len(self._tasks)
 
     def _drop(self, seq: int, offset: float, measured: bool) -> None:
         if measured:

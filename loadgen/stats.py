@@ -127,14 +127,24 @@ class Counters:
     """Measured requests actually sent (dropped ones are not)."""
     last_send_s: float = 0.0
     """Offset of the last measured send from the run start (max across workers)."""
+    cpu_share: float = 0.0
+    """CPU time over wall time of the run, of the busiest worker process (max across workers):
+    near 1.0, the generator itself is the limit."""
+    in_flight_peak: int = 0
+    """Most requests one worker had in flight at once (max across workers)."""
+    cpu_pressure: float = -1.0
+    """Share of the run in which some task on the machine waited for a CPU (Linux PSI,
+    `/proc/pressure/cpu`; machine-wide, max across workers); -1 where the kernel has no PSI."""
 
     def add(self, other: Counters) -> None:
         """Fold another worker's counters into these."""
         for name in self.__slots__:
-            if name == "last_send_s":
-                self.last_send_s = max(self.last_send_s, other.last_send_s)
-            else:
-                setattr(self, name, getattr(self, name) + getattr(other, name))
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, max(mine, theirs) if name in _PEAKS else mine + theirs)
+
+
+_PEAKS: Final = frozenset({"last_send_s", "cpu_share", "in_flight_peak", "cpu_pressure"})
+"""Counters that are maxima across workers, not sums."""
 
 
 @dataclass(slots=True)

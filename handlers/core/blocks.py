@@ -12,15 +12,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from operator import attrgetter
+from typing import Any, Final, Protocol, TypeVar
 
-from handlers.core.encoding import EncodedTick, decode_block, encode_block
-from handlers.core.models import Tick
+from handlers.core.encoding import EncodedTick, TickFields, decode_block, encode_block
 
 __all__ = [
     "BLOCK_SPAN_MS",
     "MAX_TIMESTAMP",
     "Block",
+    "SymbolTick",
     "block_from_item",
     "build_blocks",
     "content_key",
@@ -32,6 +33,17 @@ BLOCK_SPAN_MS: Final = 1_000
 """Every tick of a block lies in [first_ts, first_ts + BLOCK_SPAN_MS)."""
 MAX_TIMESTAMP: Final = 10**13 - 1
 """Sort keys hold 13 timestamp digits: epoch milliseconds up to the year 2286."""
+
+
+class SymbolTick(TickFields, Protocol):
+    """A validated tick with its symbol (a `ValidTick`, or the model's `Tick`)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=SymbolTick)
+_BY_TIME: Final = attrgetter("timestamp")
 
 
 def sort_key(first_ts: int, block_id: str = "") -> str:
@@ -93,56 +105,59 @@ def idempotency_key(header_value: str) -> bytes:
 
 def content_key(groups: Iterable[tuple[str, bytes]]) -> bytes:
     """The request key for a request without `Idempotency-Key`: a hash of its encoded content."""
-    digest = hashlib.blake2b(digest_size=16)
+    parts: list[bytes] = []
     for symbol, payload in groups:
-        digest.update(symbol.encode())
-        digest.update(b"\0")
-        digest.update(len(payload).to_bytes(4, "big"))
-        digest.update(payload)
-    return b"c:" + digest.digest()
+        parts += (symbol.encode(), b"\0", len(payload).to_bytes(4, "big"), payload)
+    return b"c:" + hashlib.blake2b(b"".join(parts), digest_size=16).digest()
 
 
-def _spans(ticks: list[Tick]) -> Iterable[list[Tick]]:
+def _spans(ticks: list[_T]) -> list[list[_T]]:
+    if ticks[-1].timestamp - ticks[0].timestamp < BLOCK_SPAN_MS:  # sorted: one span
+        return [ticks]
+    spans = []
     start = 0
     for i in range(1, len(ticks) + 1):
         if i == len(ticks) or ticks[i].timestamp - ticks[start].timestamp >= BLOCK_SPAN_MS:
-            yield ticks[start:i]
+            spans.append(ticks[start:i])
             start = i
+    return spans
 
 
 def build_blocks(
-    ticks: Sequence[Tick],
+    ticks: Sequence[SymbolTick],
     *,
     request_key: bytes | None = None,
     expires_at: int | None = None,
 ) -> list[Block]:
     """Group a request's ticks into blocks; `request_key` None means "derive it from content"."""
-    by_symbol: dict[str, list[Tick]] = {}
+    by_symbol: dict[str, list[SymbolTick]] = {}
     for tick in ticks:
-        by_symbol.setdefault(tick.symbol, []).append(tick)
-    encoded: list[tuple[str, list[Tick], bytes]] = []
+        group = by_symbol.get(tick.symbol)
+        if group is None:
+            by_symbol[tick.symbol] = [tick]
+        else:
+            group.append(tick)
+    encoded: list[tuple[str, list[SymbolTick], bytes]] = []
     for symbol, group in by_symbol.items():
-        group.sort(key=lambda t: t.timestamp)  # stable: same-millisecond ticks keep request order
-        for span in _spans(group):
-            payload = encode_block(span)
-            encoded.append((symbol, span, payload))
-    key = request_key or content_key((symbol, payload) for symbol, _, payload in encoded)
+        group.sort(key=_BY_TIME)  # stable: same-millisecond ticks keep request order
+        encoded += [(symbol, span, encode_block(span)) for span in _spans(group)]
+    key = request_key or content_key([(symbol, payload) for symbol, _, payload in encoded])
     blocks = []
     ordinals: dict[str, int] = {}
     for symbol, span, payload in encoded:
         ordinal = ordinals.get(symbol, 0)
         ordinals[symbol] = ordinal + 1
         block_id = hashlib.blake2b(
-            key + b"\0" + symbol.encode() + b"\0" + ordinal.to_bytes(4, "big"), digest_size=8
+            b"%s\0%s\0%s" % (key, symbol.encode(), ordinal.to_bytes(4, "big")), digest_size=8
         ).hexdigest()
         blocks.append(
             Block(
-                symbol=symbol,
-                sk=sort_key(span[0].timestamp, block_id),
-                last_ts=span[-1].timestamp,
-                count=len(span),
-                payload=payload,
-                expires_at=expires_at,
+                symbol,
+                sort_key(span[0].timestamp, block_id),
+                span[-1].timestamp,
+                len(span),
+                payload,
+                expires_at,
             )
         )
     return blocks

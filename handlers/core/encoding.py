@@ -69,32 +69,56 @@ def encode_block(ticks: Sequence[TickFields]) -> bytes:
     previous_ts = ticks[0].timestamp if ticks else 0
     put(out, previous_ts)
     previous_coefficient = 0
+    # This loop is the hot path of ingest: locals only, and values of one or two varint bytes
+    # skip the call.
     for tick in ticks:
-        size, tick_id = tick.size, tick.id
-        append((_HAS_SIZE if size is not None else 0) | (_HAS_ID if tick_id is not None else 0))
-        delta_ts = tick.timestamp - previous_ts
+        timestamp, price, size, tick_id = tick.timestamp, tick.price, tick.size, tick.id
+        if size is None:
+            append(0 if tick_id is None else _HAS_ID)
+        else:
+            append(_HAS_SIZE if tick_id is None else _HAS_SIZE | _HAS_ID)
+        delta_ts = timestamp - previous_ts
         if delta_ts < 0:
             raise ValueError("ticks must be sorted by timestamp")
-        # Most deltas fit one byte: skip the varint call for them (this loop is the hot path).
         if delta_ts < 0x80:
             append(delta_ts)
         else:
             put(out, delta_ts)
-        previous_ts = tick.timestamp
-        whole, _, frac = tick.price.partition(".")
-        coefficient = int(whole + frac) if frac else int(whole)
+        previous_ts = timestamp
+        dot = price.find(".")
+        if dot < 0:
+            coefficient = int(price)
+            scale = 0
+        else:
+            coefficient = int(price.replace(".", ""))
+            scale = len(price) - dot - 1
         delta = coefficient - previous_coefficient
         zigzag = (delta << 1) if delta >= 0 else ((-delta << 1) - 1)
         if zigzag < 0x80:
             append(zigzag)
+        elif zigzag < 0x4000:
+            append((zigzag & 0x7F) | 0x80)
+            append(zigzag >> 7)
         else:
             put(out, zigzag)
         previous_coefficient = coefficient
-        append(len(frac))
+        append(scale)
         if size is not None:
-            whole, _, frac = size.partition(".")
-            put(out, int(whole + frac) if frac else int(whole))
-            append(len(frac))
+            dot = size.find(".")
+            if dot < 0:
+                coefficient = int(size)
+                scale = 0
+            else:
+                coefficient = int(size.replace(".", ""))
+                scale = len(size) - dot - 1
+            if coefficient < 0x80:
+                append(coefficient)
+            elif coefficient < 0x4000:
+                append((coefficient & 0x7F) | 0x80)
+                append(coefficient >> 7)
+            else:
+                put(out, coefficient)
+            append(scale)
         if tick_id is not None:
             raw = tick_id.encode("ascii")
             append(len(raw))  # ids are at most 64 characters: one varint byte

@@ -10,6 +10,8 @@ from handlers.core.errors import RequestError
 __all__ = ["error_response", "json_response"]
 
 _HEADERS = {"content-type": "application/json"}
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""Built once: json.dumps with options builds an encoder per call."""
 
 
 def json_response(status: int, body: Any) -> dict[str, Any]:
@@ -17,7 +19,7 @@ def json_response(status: int, body: Any) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": dict(_HEADERS),
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": _ENCODER.encode(body),
         "isBase64Encoded": False,
     }
 

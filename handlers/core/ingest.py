@@ -14,9 +14,9 @@ from handlers.core.blocks import Block, build_blocks, idempotency_key
 from handlers.core.errors import ErrorDetail, RequestError, SpillFailed, StoreUnavailable
 from handlers.core.http import error_response, json_response
 from handlers.core.metrics import METRIC, MetricsLogger, Unit
-from handlers.core.models import TimeWindow, load_json, parse_ticks
 from handlers.core.settings import Settings
 from handlers.core.store import WriteReport
+from handlers.core.ticks import TimeWindow, load_json, parse_ticks
 from handlers.core.tokens import BACKFILL, CREDENTIAL, LIVE
 
 __all__ = ["IngestService"]

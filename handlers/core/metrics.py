@@ -29,13 +29,17 @@ __all__ = [
 
 NAMESPACE: Final = "MarketStream"
 STACK_ENV: Final = "MARKETSTREAM_STACK"
-"""Spelled as `handlers.core.settings.ENV.STACK` (not imported: that module loads pydantic)."""
+"""Spelled as `handlers.core.settings.ENV.STACK` (not imported: this module depends on none)."""
 FUNCTION_ENV: Final = "AWS_LAMBDA_FUNCTION_NAME"
 """Set by Lambda; the same value as the `FunctionName` dimension of the AWS/Lambda metrics."""
 DIMENSIONS: Final = ("Stack", "FunctionName")
 """One dimension set: each metric exists once per function (custom metrics are billed each)."""
 MAX_VALUES: Final = 100
 """EMF accepts at most 100 values per metric in one line."""
+
+
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
+"""Built once: json.dumps with options builds an encoder per call."""
 
 
 class Unit:
@@ -108,9 +112,12 @@ class MetricsLogger:
 
     def count(self, name: str, value: int = 1) -> None:
         """Add `value` to the counter `name` (one value per line: a sum over the invocation)."""
-        self._units.setdefault(name, Unit.COUNT)
-        values = self._values.setdefault(name, [0])
-        values[0] += value
+        values = self._values.get(name)
+        if values is None:  # units and values gain and lose names together
+            self._units[name] = Unit.COUNT
+            self._values[name] = [value]
+        else:
+            values[0] += value
 
     def record(self, name: str, value: float, unit: str = Unit.COUNT) -> None:
         """Add one sample of the distribution `name` (percentiles are taken over samples)."""
@@ -145,10 +152,8 @@ class MetricsLogger:
 
     def flush(self) -> None:
         """Emit one line with everything collected, then start over (nothing if empty)."""
-        if self._values or self._properties:
-            document = self.document()
-            if self._emit is not None:
-                self._emit(json.dumps(document, separators=(",", ":"), default=str))
+        if self._emit is not None and (self._values or self._properties):
+            self._emit(_ENCODER.encode(self.document()))
         self._units.clear()
         self._values.clear()
         self._properties.clear()

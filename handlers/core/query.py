@@ -12,9 +12,9 @@ from handlers.core.blocks import MAX_TIMESTAMP
 from handlers.core.cursor import decode_cursor, encode_cursor, query_fingerprint
 from handlers.core.errors import ErrorDetail, RequestError
 from handlers.core.http import error_response, json_response
-from handlers.core.models import validate_symbol
 from handlers.core.reading import BlockSource, iter_ticks, latest, read_page
 from handlers.core.store import ReadUnavailable
+from handlers.core.ticks import validate_symbol
 
 __all__ = ["MAX_BARS", "MAX_BAR_TICKS", "QueryService"]
 

@@ -20,13 +20,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from handlers.core.errors import StoreRefused, StoreUnavailable
-from handlers.core.ingest import Writer
 from handlers.core.metrics import METRIC, MetricsLogger
 from handlers.core.spill import decode_message
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
+
+    from handlers.core.ingest import Writer  # the ingest service's Protocol, for types only
 
 __all__ = ["MAX_HOLD_S", "Holder", "ReplayService", "VisibilityBackoff"]
 

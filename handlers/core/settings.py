@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from dataclasses import dataclass, fields
+from typing import Any, Final
 
 from handlers.core.errors import ConfigError
 
@@ -46,40 +45,67 @@ class ENV:
     """Seconds after `$connect` when a connection item expires if `$disconnect` never came."""
 
 
-class Settings(BaseModel):
-    """What a handler needs from its environment; unset values take the defaults below."""
+# Bounds of the integer settings, inclusive (None: unbounded).
+_BOUNDS: Final[dict[str, tuple[int, int | None]]] = {
+    "max_ticks": (1, 10_000),
+    "max_body_bytes": (1024, 6 * 1024 * 1024),
+    "past_window_s": (1, None),
+    "future_window_s": (0, None),
+    "ttl_days": (0, 36_500),
+    "write_attempts": (1, 20),
+    "connection_ttl_s": (60, 7 * 24 * 3600),
+}
 
-    model_config = ConfigDict(frozen=True)
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a handler needs from its environment; unset values take the defaults below.
+
+    A plain dataclass, not a pydantic model: every function reads its settings at INIT, and
+    pydantic is needed only on rare paths (docs/architecture.md, Pitfalls: Lambda bills INIT).
+    """
 
     table_name: str = ""
     spill_queue_url: str = ""
-    max_ticks: int = Field(500, ge=1, le=10_000)
-    max_body_bytes: int = Field(256 * 1024, ge=1024, le=6 * 1024 * 1024)
-    past_window_s: int = Field(7 * 24 * 3600, ge=1)
-    future_window_s: int = Field(300, ge=0)
-    ttl_days: int = Field(30, ge=0, le=36_500)
+    max_ticks: int = 500
+    max_body_bytes: int = 256 * 1024
+    past_window_s: int = 7 * 24 * 3600
+    future_window_s: int = 300
+    ttl_days: int = 30
     """Days a tick block lives; 0 disables expiry."""
-    write_attempts: int = Field(6, ge=1, le=20)
+    write_attempts: int = 6
     """BatchWriteItem attempts (first try included) before blocks are spilled."""
     token_secret_id: str = ""
     topic_arn: str = ""
     connections_table: str = ""
     ws_endpoint: str = ""
-    connection_ttl_s: int = Field(7_800, ge=60, le=7 * 24 * 3600)
+    connection_ttl_s: int = 7_800
     """API Gateway closes a WebSocket after 2 h; the default keeps items 10 min beyond that."""
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _BOUNDS.items():
+            value = getattr(self, name)
+            if type(value) is not int:
+                raise ConfigError(f"{PREFIX}{name.upper()}: must be an integer, not {value!r}")
+            if value < low or (high is not None and value > high):
+                limit = f"between {low} and {high}" if high is not None else f">= {low}"
+                raise ConfigError(f"{PREFIX}{name.upper()}: must be {limit} (got {value})")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings from `environ` (default: the process environment)."""
         env = os.environ if environ is None else environ
-        raw = {
-            name: env[PREFIX + name.upper()]
-            for name in cls.model_fields
-            if PREFIX + name.upper() in env
-        }
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = PREFIX + str(first["loc"][0]).upper()
-            raise ConfigError(f"{key}: {first['msg']}") from None
+        raw: dict[str, Any] = {}
+        for field in fields(cls):
+            key = PREFIX + field.name.upper()
+            if key not in env:
+                continue
+            value = env[key]
+            if field.name in _BOUNDS:
+                try:
+                    raw[field.name] = int(value.strip())
+                except ValueError:
+                    raise ConfigError(f"{key}: must be an integer, not {value!r}") from None
+            else:
+                raw[field.name] = value
+        return cls(**raw)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 from handlers.core.blocks import Block
 from handlers.core.encoding import decode_block
 from handlers.core.errors import SpillFailed
-from handlers.core.models import SYMBOL_PATTERN
+from handlers.core.ticks import SYMBOL_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

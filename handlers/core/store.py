@@ -6,8 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from botocore.exceptions import (
     ClientError,
@@ -53,9 +52,9 @@ class ReadUnavailable(MarketStreamError):
     """DynamoDB refused or could not be reached for a read, after botocore's retries."""
 
 
-@dataclass(frozen=True, slots=True)
-class WriteReport:
-    """What a successful write took: calls made and how many were retries."""
+class WriteReport(NamedTuple):
+    """What a successful write took: calls made and how many were retries (a NamedTuple: one
+    per request, and cheaper to build than a frozen dataclass)."""
 
     calls: int
     retries: int

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_TOKEN_SECRET_ID"  # noqa: S105 (a variable name)
-"""Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: that loads pydantic)."""
+"""Spelled as `handlers.core.settings.ENV.TOKEN_SECRET_ID` (not imported: this stays lean)."""
 BACKFILL_TOKEN_SECRET_ID_ENV: Final = "MARKETSTREAM_BACKFILL_TOKEN_SECRET_ID"  # noqa: S105
 """Spelled as `handlers.core.settings.ENV.BACKFILL_TOKEN_SECRET_ID`."""
 CREDENTIAL: Final = "credential"

@@ -23,7 +23,7 @@ from typing import Any, Final
 from handlers.core.connections import ConnectionStore
 from handlers.core.errors import ErrorDetail, RequestError
 from handlers.core.http import error_response, json_response
-from handlers.core.models import validate_symbol
+from handlers.core.ticks import validate_symbol
 from handlers.core.tokens import TokenSecret, bearer_token
 
 __all__ = ["CONNECT", "DISCONNECT", "MAX_SYMBOLS", "SUBSCRIBE", "UNSUBSCRIBE", "WebSocketService"]

@@ -3,9 +3,17 @@
 A function's module is imported from the staged code directory (the program's `code` archive
 path) as a private copy: the handler package's modules are swapped out of `sys.modules` during
 the import and back afterwards, so two functions never share module state (settings, cached
-clients), as two Lambda functions would not. Imports and invocations see the function's
-environment variables plus what the Lambda runtime sets (`localcloud.runtime.environ`), with
-`AWS_ENDPOINT_URL` pointing at moto and fake credentials, so handlers run unchanged.
+clients), as two Lambda functions would not. A handler that imports a module of its package
+lazily (inside a function, at invocation time) gets it from its own copy too: the runtime's
+`__import__` swaps that copy in for the import (`_container_import`). Imports and invocations
+see the function's environment variables plus what the Lambda runtime sets
+(`localcloud.runtime.environ`), with `AWS_ENDPOINT_URL` pointing at moto and fake credentials,
+so handlers run unchanged.
+
+Each container measures its INIT (the handler module's import) and reports it, as Lambda does,
+as `Init Duration` in the `REPORT` line of its first invocation in the function's log. Only the
+handler package is private to a container: third-party packages (boto3, pydantic) are imported
+once per local cloud, so only the first container to import them pays for them.
 
 Invocations run in a shared thread pool (handlers are blocking boto3 code). The timeout is
 enforced on the caller's side: a timed-out invocation is reported as an error at once, but its
@@ -15,6 +23,7 @@ thread cannot be killed and finishes in the background (a real Lambda would be f
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import importlib
 import logging
@@ -24,15 +33,16 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final, cast
 
 from localcloud.errors import LocalCloudError
 from localcloud.runtime import environ
-from localcloud.runtime.logs import FunctionLogs
+from localcloud.runtime.logs import FunctionLogs, report_line
 
 Handler = Callable[[Any, Any], Any]
 """A Lambda handler: (event, context) -> result."""
@@ -137,26 +147,99 @@ def runtime_environment(spec: FunctionSpec, *, region: str, endpoint: str) -> en
     return overlay
 
 
-def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) -> Any:
-    """Import `module_name` from `code_dir` as a private instance of its top-level package."""
-    top = module_name.split(".", 1)[0]
+class _Package:
+    """One container's private instance of the handler package: the modules it has imported.
 
-    def ours(name: str) -> bool:
-        return name == top or name.startswith(top + ".")
+    While it is *active* (under the import lock), its modules stand in `sys.modules` and its code
+    directory is first on `sys.path`, so an import resolves to (or joins) this instance.
+    """
 
-    with _IMPORT_LOCK:
-        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
-        sys.path.insert(0, str(code_dir))
-        try:
-            importlib.invalidate_caches()
-            with environ.applied(overlay):
-                module = importlib.import_module(module_name)
-        finally:
-            for name in [name for name in sys.modules if ours(name)]:
-                del sys.modules[name]
-            sys.path.remove(str(code_dir))
-            sys.modules.update(saved)
-    return module
+    def __init__(self, top: str, code_dir: Path) -> None:
+        self.top = top
+        self.code_dir = code_dir
+        self.modules: dict[str, ModuleType] = {}
+
+    def ours(self, name: str) -> bool:
+        """Whether `name` is the package or one of its modules."""
+        return name == self.top or name.startswith(self.top + ".")
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Swap this instance into `sys.modules` for the duration (not re-entrant: see
+        `_container_import`)."""
+        with _IMPORT_LOCK:
+            saved = {name: sys.modules.pop(name) for name in list(sys.modules) if self.ours(name)}
+            sys.modules.update(self.modules)
+            sys.path.insert(0, str(self.code_dir))
+            _active.package = self
+            try:
+                importlib.invalidate_caches()
+                yield
+            finally:
+                _active.package = None
+                for name in [name for name in sys.modules if self.ours(name)]:
+                    module = sys.modules.pop(name)
+                    self.modules[name] = module
+                    _PRIVATE[id(module.__dict__)] = self
+                sys.path.remove(str(self.code_dir))
+                sys.modules.update(saved)
+
+
+_PRIVATE: Final[dict[int, _Package]] = {}
+"""The package instance each private module belongs to, by the id of the module's globals."""
+_active = threading.local()
+_real_import: Final = builtins.__import__
+
+
+def _container_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,
+    locals: Mapping[str, object] | None = None,
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> ModuleType:
+    """`__import__` that resolves an import of the handler package made by a private module
+    (a lazy import inside a function, at invocation time) within that module's own instance, as
+    it would in its own Lambda environment; every other import is Python's own."""
+    package = _PRIVATE.get(id(globals)) if globals is not None else None
+    if (
+        package is None
+        or getattr(_active, "package", None) is package  # already inside its own import
+        or (level == 0 and not package.ours(name))
+    ):
+        return _real_import(name, globals, locals, fromlist, level)
+    if level == 0:  # already imported (the usual case after the first call): no swap, no lock
+        module = package.modules.get(name if fromlist else package.top)
+        if module is not None and (name in package.modules) and _has(module, fromlist):
+            return module
+    with package.active():
+        return _real_import(name, globals, locals, fromlist, level)
+
+
+def _has(module: ModuleType, fromlist: Sequence[str] | None) -> bool:
+    return all(hasattr(module, attribute) for attribute in fromlist or ())
+
+
+def _fresh_import(module_name: str, code_dir: Path, overlay: environ.Overlay) -> tuple[Any, float]:
+    """Import `module_name` from `code_dir` as a private instance of its top-level package;
+    the module, and the milliseconds its import took (not counting the wait for the lock)."""
+    if builtins.__import__ is not _container_import:
+        builtins.__import__ = _container_import
+    package = _Package(module_name.split(".", 1)[0], code_dir)
+    with package.active(), environ.applied(overlay):
+        started = time.perf_counter()
+        module = importlib.import_module(module_name)
+        took_ms = (time.perf_counter() - started) * 1e3
+    return module, took_ms
+
+
+@dataclass
+class _Container:
+    """One execution environment: its private handler, what its INIT took, if it was invoked."""
+
+    handler: Handler
+    init_ms: float
+    invoked: bool = False
 
 
 class LambdaFunction:
@@ -177,7 +260,7 @@ class LambdaFunction:
         # Idle containers: one private module instance each. Lambda runs one invocation per
         # container at a time, and the handlers rely on it (per-invocation metrics state), so a
         # concurrent invocation takes an idle container or cold-starts a new one.
-        self._idle: list[Handler] = []
+        self._idle: list[_Container] = []
         self._idle_lock = threading.Lock()
         self.containers = 0
         self._semaphore = (
@@ -194,12 +277,12 @@ class LambdaFunction:
         """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
         self._idle.append(self._new_container())
 
-    def _new_container(self) -> Handler:
+    def _new_container(self) -> _Container:
         module_name, _, attribute = self.spec.handler.rpartition(".")
         if not module_name:
             raise LocalCloudError(f"{self.spec.name}: bad handler {self.spec.handler!r}")
         try:
-            module = _fresh_import(module_name, self.spec.code_dir, self._overlay)
+            module, init_ms = _fresh_import(module_name, self.spec.code_dir, self._overlay)
         except Exception as exc:
             raise LocalCloudError(
                 f"{self.spec.name}: importing {module_name} from {self.spec.code_dir} failed: "
@@ -210,7 +293,7 @@ class LambdaFunction:
             raise LocalCloudError(f"{self.spec.name}: {self.spec.handler} is not callable")
         with self._idle_lock:
             self.containers += 1
-        return cast(Handler, handler)
+        return _Container(cast(Handler, handler), init_ms)
 
     async def invoke(self, event: Any) -> Any:
         """Run the handler on `event`; its result, or FunctionError/Timeout/Throttled."""
@@ -264,20 +347,21 @@ class LambdaFunction:
         context.deadline_s = time.monotonic() + self.spec.timeout_s
         on_start()
         with self._idle_lock:
-            handler = self._idle.pop() if self._idle else None
-        if handler is None:
-            handler = self._new_container()  # a cold start, as Lambda scales out
+            container = self._idle.pop() if self._idle else None
+        if container is None:
+            container = self._new_container()  # a cold start, as Lambda scales out
         try:
-            return self._run(handler, event, context)
+            return self._run(container, event, context)
         finally:
             with self._idle_lock:
-                self._idle.append(handler)
+                self._idle.append(container)
 
-    def _run(self, handler: Handler, event: Any, context: LambdaContext) -> Any:
+    def _run(self, container: _Container, event: Any, context: LambdaContext) -> Any:
         logs = self._logs.capture(self.spec.name) if self._logs else contextlib.nullcontext()
+        started = time.perf_counter()
         with environ.applied(self._overlay), logs:
             try:
-                return handler(event, context)
+                return container.handler(event, context)
             except Exception as exc:
                 self.errors += 1
                 # What CloudWatch would show for an unhandled error.
@@ -289,3 +373,13 @@ class LambdaFunction:
                     traceback.format_exc().rstrip(),
                 )
                 raise FunctionError(type(exc).__name__, str(exc)) from None
+            finally:
+                self._report(container, context, (time.perf_counter() - started) * 1e3)
+
+    def _report(self, container: _Container, context: LambdaContext, duration_ms: float) -> None:
+        first = not container.invoked
+        container.invoked = True
+        if self._logs is not None:
+            init_ms = container.init_ms if first else None
+            line = report_line(context.aws_request_id, duration_ms, self.spec.memory_mb, init_ms)
+            self._logs.write(self.spec.name, line)

@@ -3,11 +3,14 @@
 Handlers print one EMF metrics line per invocation (and Lambda sends stdout to the function's
 log group). Here they share the local cloud's stdout, so `install()` puts a router in front of
 `sys.stdout`: on a thread running a function (see `capture`), writes go to
-`<directory>/<function>.log`; every other thread writes to the real stdout as before.
+`<directory>/<function>.log`; every other thread writes to the real stdout as before. After each
+invocation the runtime appends Lambda's `REPORT` line (`report_line`), with `Init Duration` on a
+container's first invocation, as CloudWatch shows it.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,7 +18,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["FunctionLogs"]
+__all__ = ["FunctionLogs", "report_line"]
+
+
+def report_line(
+    request_id: str, duration_ms: float, memory_mb: int, init_ms: float | None = None
+) -> str:
+    """Lambda's `REPORT` line of one invocation; `init_ms` on a container's first invocation.
+
+    Lambda also reports `Max Memory Used`; functions here share one process, so it is left out.
+    """
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+        f"\tBilled Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB"
+    )
+    return line if init_ms is None else f"{line}\tInit Duration: {init_ms:.2f} ms"
 
 
 class _Router:
@@ -68,15 +85,26 @@ class FunctionLogs:
         """The log file of `function`."""
         return self.directory / f"{function}.log"
 
-    @contextmanager
-    def capture(self, function: str) -> Iterator[None]:
-        """Send this thread's prints to `function`'s log for the duration."""
+    def _file(self, function: str) -> IO[str]:
         with self._lock:
             file = self._files.get(function)
             if file is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
                 file = self._files[function] = self.path(function).open(
                     "a", encoding="utf-8", buffering=1
                 )
+            return file
+
+    def write(self, function: str, line: str) -> None:
+        """Append one line of the runtime's own (a `REPORT` line) to `function`'s log."""
+        file = self._file(function)
+        with self._lock:  # one write per line: lines of two threads never interleave
+            file.write(line + "\n")
+
+    @contextmanager
+    def capture(self, function: str) -> Iterator[None]:
+        """Send this thread's prints to `function`'s log for the duration."""
+        file = self._file(function)
         self._local.file = file
         try:
             yield

@@ -4,6 +4,7 @@ usage-plan limits: test_auth_matrix.py)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -168,3 +169,24 @@ async def test_a_mixed_batch_with_one_bad_tick_stores_nothing(
     assert status == 400
     assert body["details"][0]["index"] == 13
     assert await read_all(http, local_cloud, symbol) == []
+
+
+async def test_function_logs_carry_lambdas_report_line_with_init_duration(
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN the running local cloud WHEN two ingest requests are answered one after the other
+    for _ in range(2):
+        status, _ = await ingest(http, local_cloud, make_ticks(new_symbol(), 3))
+        assert status == 200
+    # THEN the ingest function's log has a REPORT line per invocation, as CloudWatch shows them:
+    # `Init Duration` (its container's import of the handler) on a container's first only
+    [log] = (local_cloud.directory / "logs").glob("ingest-ingest-*.log")
+    reports = [line for line in log.read_text(encoding="utf-8").splitlines() if "REPORT" in line]
+    pattern = re.compile(
+        r"REPORT RequestId: [0-9a-f-]{36}\tDuration: [0-9.]+ ms\tBilled Duration: [0-9]+ ms"
+        r"\tMemory Size: [0-9]+ MB(\tInit Duration: [0-9.]+ ms)?"
+    )
+    assert len(reports) >= 2
+    assert all(pattern.fullmatch(line) for line in reports), reports
+    assert "Init Duration" in reports[0]
+    assert any("Init Duration" not in line for line in reports)

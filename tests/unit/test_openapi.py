@@ -20,10 +20,11 @@ from apispec.cli import DEFAULT_OUTPUT, EXIT_STALE, EXIT_USAGE, REGENERATE, main
 from handlers.core.blocks import build_blocks
 from handlers.core.errors import ErrorDetail, RequestError, StoreUnavailable
 from handlers.core.ingest import IngestService
-from handlers.core.models import Tick, load_json
+from handlers.core.models import Tick
 from handlers.core.query import QueryService
 from handlers.core.settings import Settings
 from handlers.core.store import WriteReport
+from handlers.core.ticks import load_json
 from infra.ingest import INGEST_ROUTE
 from infra.query import QUERY_ROUTES
 from localcloud.gateway.httpapi import HttpApi, HttpRoute

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from handlers.core.errors import RequestError
-from handlers.core.models import TimeWindow, canonical_decimal, load_json, parse_ticks
 from handlers.core.query import QueryService
+from handlers.core.ticks import TimeWindow, canonical_decimal, load_json, parse_ticks
 from tests.unit.core.events import rest_v1
 from tests.unit.core.memory import MemorySource
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.core.errors import RequestError
-from handlers.core.models import TimeWindow, canonical_decimal, load_json, parse_ticks
+from handlers.core.ticks import TimeWindow, canonical_decimal, load_json, parse_ticks
 
 NOW = 1_764_000_000_000
 WINDOW = TimeWindow(now_ms=NOW, past_ms=60_000, future_ms=5_000)
