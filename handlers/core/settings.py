@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
 from handlers.core.errors import ConfigError
 
@@ -39,6 +39,10 @@ class ENV:
     """DynamoDB table of open WebSocket connections and their subscriptions."""
     WS_ENDPOINT: Final = PREFIX + "WS_ENDPOINT"
     """`https://<api>.execute-api.<region>.amazonaws.com/<stage>`: the `@connections` API."""
+    BARS_TABLE: Final = PREFIX + "BARS_TABLE"
+    """DynamoDB table of rollup pages (docs/storage.md, "Bars")."""
+    BAR_RETENTION_DAYS: Final = PREFIX + "BAR_RETENTION_DAYS"
+    """JSON object interval -> days a rollup page lives after its last bar (0: kept)."""
     CONNECTION_TTL_S: Final = PREFIX + "CONNECTION_TTL_S"
     """Seconds after `$connect` when a connection item expires if `$disconnect` never came."""
 
@@ -59,6 +63,9 @@ class Settings(BaseModel):
     write_attempts: int = Field(6, ge=1, le=20)
     """BatchWriteItem attempts (first try included) before blocks are spilled."""
     token_secret_id: str = ""
+    bars_table: str = ""
+    """Empty: no rollups (the fan-out consumer keeps none, `/bars` reads raw ticks only)."""
+    bar_retention_days: Json[dict[str, int]] = Field(default_factory=dict)
     topic_arn: str = ""
     connections_table: str = ""
     ws_endpoint: str = ""
