@@ -70,7 +70,7 @@ class Stack:
         """Write a request's blocks; their stream records (INSERT, or MODIFY when rewritten)."""
         blocks = build_blocks(ticks, request_key=idempotency_key(key) if key else None)
         BlockWriter(self.ddb, "ticks", sleep=lambda s: None).write(blocks)
-        out = []
+        out: list[dict[str, Any]] = []
         for block in blocks:
             name = "MODIFY" if (block.symbol, block.sk) in self.keys else "INSERT"
             self.keys.add((block.symbol, block.sk))
@@ -120,7 +120,8 @@ def requests(draw: st.DrawFn) -> list[tuple[list[Tick], str | None]]:
     """Ingest requests in order; a retry resends an earlier request with its key."""
     sent: list[tuple[list[Tick], str | None]] = []
     for n in range(draw(st.integers(1, 8))):
-        if sent and draw(st.booleans()) and draw(st.booleans()):
+        retry: bool = draw(st.integers(0, 3)) == 0
+        if sent and retry:
             sent.append(draw(st.sampled_from(sent)))  # a retry: same key, same blocks (MODIFY)
             continue
         base = T0 + draw(_offsets)
