@@ -23,6 +23,9 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.INGEST_TOKEN: token.state["result"],
         outputs.QUERY_API_KEY: key.inputs["value"],
         outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"],
+        outputs.BARS_TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-bars").state[
+            "name"
+        ],
         outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").state["url"],
         outputs.DLQ_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-dlq").state["url"],
         outputs.CLOUDWATCH_DASHBOARD_URL: (

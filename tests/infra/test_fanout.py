@@ -189,7 +189,17 @@ def test_function_environments(stack_run: StackRun) -> None:
         f.inputs["handler"]: f.inputs["environment"]["variables"]
         for f in stack_run.of_type(FUNCTION)
     }
-    assert env["handlers.fanout.handler"] == {ENV.TOPIC_ARN: topic, ENV.STACK: stack_run.stack}
+    ticks = stack_run.one("aws:dynamodb/table:Table", "ticks-table").state["name"]
+    bars = stack_run.one("aws:dynamodb/table:Table", "ticks-bars").state["name"]
+    assert env["handlers.fanout.handler"] == {
+        ENV.TOPIC_ARN: topic,
+        ENV.STACK: stack_run.stack,
+        ENV.TABLE_NAME: ticks,
+        ENV.BARS_TABLE: bars,
+        ENV.BAR_RETENTION_DAYS: json.dumps(
+            config.bar_retention_days, sort_keys=True, separators=(",", ":")
+        ),
+    }
     assert env["handlers.ws.handler"] == {
         ENV.CONNECTIONS_TABLE: table,
         ENV.TOKEN_SECRET_ID: secret.state["arn"],
