@@ -8,7 +8,7 @@ and the unit tests all use the same arithmetic. Prices and rules are explained, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -30,6 +30,7 @@ __all__ = [
     "estimate",
     "lambda_gb_seconds",
     "metered_units",
+    "query_request_usd",
     "read_units",
     "write_units",
 ]
@@ -112,6 +113,27 @@ def metered_units(payload_bytes: float, increment_bytes: int) -> int:
 def block_item_bytes(ticks: int, header_bytes: int, bytes_per_tick: int) -> int:
     """Size of one stored tick block: key/header attributes plus the encoded ticks."""
     return header_bytes + ticks * bytes_per_tick
+
+
+def query_request_usd(
+    call_bytes: Sequence[int],
+    duration_ms: float,
+    *,
+    memory_mb: int = 512,
+    arch: Arch = "arm64",
+    p: Prices | None = None,
+) -> dict[str, float]:
+    """Dollars of one query API request: the REST call, one warm invocation, and DynamoDB reads
+    (eventually consistent; each call's items summed and rounded up to 4 KB on their own)."""
+    prices = PRICES if p is None else p
+    rru = sum(read_units(size) for size in call_bytes)
+    parts = {
+        "api": prices.rest_api_request,
+        "lambda": prices.lambda_request
+        + lambda_gb_seconds(memory_mb, duration_ms) * prices.lambda_gb_s(arch),
+        "dynamodb": rru * prices.dynamodb_rru,
+    }
+    return {**parts, "total": sum(parts.values())}
 
 
 # --- workload ---------------------------------------------------------------------------------

@@ -81,25 +81,32 @@ def merge_bars(bars: Iterable[Bar], interval_ms: int) -> list[Bar]:
 
     The same fold as `compute_bars` over the bars' ticks: open of the first, close of the last,
     the first bar reaching the highest (lowest) price keeps its text, volumes and counts add up.
+    A bar alone in its interval is returned as it is (no copy, no decimal arithmetic).
     """
     merged: list[Bar] = []
-    current: Bar | None = None
-    high = low = Decimal(0)
+    copied = False
     with localcontext() as ctx:
         ctx.prec = VOLUME_PRECISION
         for bar in bars:
             start = bar.start - bar.start % interval_ms
-            if current is None or current.start != start:
-                current = Bar(start, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.count)
-                merged.append(current)
-                high, low = Decimal(bar.high), Decimal(bar.low)
+            last = merged[-1] if merged else None
+            if last is None or last.start != start:
+                copied = bar.start != start
+                if copied:
+                    bar = Bar(start, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.count)
+                merged.append(bar)
                 continue
-            bar_high, bar_low = Decimal(bar.high), Decimal(bar.low)
-            if bar_high > high:
-                high, current.high = bar_high, bar.high
-            if bar_low < low:
-                low, current.low = bar_low, bar.low
-            current.close = bar.close
-            current.volume += bar.volume
-            current.count += bar.count
+            if not copied:  # the first bar of the interval is someone else's: fold into a copy
+                last = Bar(
+                    start, last.open, last.high, last.low, last.close, last.volume, last.count
+                )
+                merged[-1] = last
+                copied = True
+            if Decimal(bar.high) > Decimal(last.high):
+                last.high = bar.high
+            if Decimal(bar.low) < Decimal(last.low):
+                last.low = bar.low
+            last.close = bar.close
+            last.volume += bar.volume
+            last.count += bar.count
     return merged

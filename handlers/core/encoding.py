@@ -11,18 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-__all__ = [
-    "VERSION",
-    "ByteReader",
-    "DecodeError",
-    "EncodedTick",
-    "TickFields",
-    "decode_block",
-    "encode_block",
-    "join_decimal",
-    "put_varint",
-    "split_decimal",
-]
+__all__ = ["VERSION", "DecodeError", "EncodedTick", "TickFields", "decode_block", "encode_block"]
 
 VERSION: Final = 1
 _HAS_SIZE: Final = 1
@@ -56,16 +45,14 @@ class TickFields(Protocol):
     def id(self) -> str | None: ...
 
 
-def put_varint(out: bytearray, value: int) -> None:
-    """Append `value` (>= 0) as an unsigned LEB128 varint."""
+def _put_varint(out: bytearray, value: int) -> None:
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
 
 
-def join_decimal(coefficient: int, scale: int) -> str:
-    """The plain decimal text of coefficient x 10**-scale (`split_decimal`'s inverse)."""
+def _join_decimal(coefficient: int, scale: int) -> str:
     digits = str(coefficient)
     if not scale:
         return digits
@@ -73,16 +60,10 @@ def join_decimal(coefficient: int, scale: int) -> str:
     return f"{digits[:-scale]}.{digits[-scale:]}"
 
 
-def split_decimal(text: str) -> tuple[int, int]:
-    """(coefficient, scale) of a plain non-negative decimal text: "189.250" -> (189250, 3)."""
-    whole, _, frac = text.partition(".")
-    return (int(whole + frac) if frac else int(whole)), len(frac)
-
-
 def encode_block(ticks: Sequence[TickFields]) -> bytes:
     """Encode ticks already sorted by timestamp (the caller sorts; the order is kept)."""
     out = bytearray((VERSION,))
-    put = put_varint
+    put = _put_varint
     append = out.append
     put(out, len(ticks))
     previous_ts = ticks[0].timestamp if ticks else 0
@@ -121,9 +102,7 @@ def encode_block(ticks: Sequence[TickFields]) -> bytes:
     return bytes(out)
 
 
-class ByteReader:
-    """Reads bytes and varints from a buffer; DecodeError past its end."""
-
+class _Reader:
     __slots__ = ("data", "pos")
 
     def __init__(self, data: bytes) -> None:
@@ -131,7 +110,6 @@ class ByteReader:
         self.pos = 0
 
     def byte(self) -> int:
-        """The next byte."""
         if self.pos >= len(self.data):
             raise DecodeError("block is truncated")
         value = self.data[self.pos]
@@ -139,7 +117,6 @@ class ByteReader:
         return value
 
     def varint(self) -> int:
-        """The next unsigned LEB128 varint."""
         shift = result = 0
         while True:
             byte = self.byte()
@@ -150,13 +127,7 @@ class ByteReader:
             if shift > 140:
                 raise DecodeError("varint too long")
 
-    @property
-    def done(self) -> bool:
-        """Whether every byte has been read."""
-        return self.pos == len(self.data)
-
     def raw(self, n: int) -> bytes:
-        """The next `n` bytes."""
         end = self.pos + n
         if end > len(self.data):
             raise DecodeError("block is truncated")
@@ -167,7 +138,7 @@ class ByteReader:
 
 def decode_block(data: bytes) -> list[EncodedTick]:
     """Decode a block written by any supported version; DecodeError if it is not one."""
-    reader = ByteReader(data)
+    reader = _Reader(data)
     version = reader.byte()
     if version != VERSION:
         raise DecodeError(f"unknown block version {version}")
@@ -180,11 +151,11 @@ def decode_block(data: bytes) -> list[EncodedTick]:
         timestamp += reader.varint()
         zigzag = reader.varint()
         coefficient += (zigzag >> 1) if not zigzag & 1 else -((zigzag + 1) >> 1)
-        price = join_decimal(coefficient, reader.byte())
+        price = _join_decimal(coefficient, reader.byte())
         size = None
         if flags & _HAS_SIZE:
             size_coefficient = reader.varint()
-            size = join_decimal(size_coefficient, reader.byte())
+            size = _join_decimal(size_coefficient, reader.byte())
         tick_id = None
         if flags & _HAS_ID:
             try:
