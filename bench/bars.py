@@ -1,6 +1,6 @@
 """`/bars` from the rollups: latency, DynamoDB items read and modelled AWS cost per request.
 
-`python -m bench.bars [--ticks 300000] [--days 2] [--batch 100] [--concurrency 8]
+`python -m bench.bars [--ticks 300000] [--days 2] [--batch 100] [--concurrency 2]
 [--requests 20]` starts a local cloud (the dev stack, ingest throttle lifted), seeds one symbol
 with `--ticks` ticks spread evenly over the last `--days` days in ingest requests of `--batch`,
 sends one closing tick (the newest) and waits until the rollup watermark reaches it (the stream
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ticks", type=int, default=300_000, help="ticks to seed (300000)")
     parser.add_argument("--days", type=int, default=2, help="days they span (2)")
     parser.add_argument("--batch", type=int, default=100, help="ticks per ingest request (100)")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (2)")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per case (20)")
     return parser
 

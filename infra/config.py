@@ -219,7 +219,12 @@ class StackConfig(_Model):
     stream_batch_size: int = Field(100, ge=1, le=10_000)
     """Stream records per invocation of the fan-out consumer and of the broadcaster."""
     stream_batch_window_s: int = Field(0, ge=0, le=300)
-    """Seconds the stream sources wait to fill a batch (0: invoke as soon as records arrive)."""
+    """Seconds the broadcaster's stream source waits to fill a batch (0: invoke as soon as
+    records arrive: dashboards are live)."""
+    fanout_batch_window_s: int = Field(1, ge=0, le=300)
+    """Seconds the fan-out consumer's stream source waits to fill a batch. It also keeps the bar
+    rollups, which cost about five writes per symbol per batch: a one-second window makes a
+    busy symbol's batch hold a second of blocks (subscriber queues get ticks up to that late)."""
     fanout_max_retries: int = Field(3, ge=0, le=10_000)
     """Retries of a failed fan-out batch before its metadata goes to the on-failure queue
     (bounded: AWS's default, -1, retries until the record expires from the stream)."""

@@ -129,7 +129,7 @@ class FanoutPath(pulumi.ComponentResource):
             function_name=self.fanout_function.arn,
             starting_position="LATEST",
             batch_size=config.stream_batch_size,
-            maximum_batching_window_in_seconds=config.stream_batch_window_s,
+            maximum_batching_window_in_seconds=config.fanout_batch_window_s,
             # A failing record is isolated by halving the batch, so the rest of it moves on.
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=config.fanout_max_retries,

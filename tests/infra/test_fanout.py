@@ -53,7 +53,8 @@ def test_fanout_consumer_mapping_is_bounded_and_reports_partial_failures(
     assert mapping["functionName"] == consumer.state["arn"]
     assert mapping["startingPosition"] == "LATEST"
     assert mapping["batchSize"] == size
-    assert mapping["maximumBatchingWindowInSeconds"] == 0
+    # A second of blocks per batch: the rollups cost writes per symbol and batch.
+    assert mapping["maximumBatchingWindowInSeconds"] == 1
     assert mapping["bisectBatchOnFunctionError"] is True
     assert mapping["maximumRetryAttempts"] == retries
     assert mapping["maximumRecordAgeInSeconds"] == age
