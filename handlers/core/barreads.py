@@ -11,7 +11,7 @@ order, which gives `compute_bars` over the range's ticks, bar for bar (docs/stor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 
 from handlers.core.barpages import MINUTE, ROLLUPS
@@ -38,8 +38,6 @@ class BarAnswer:
     """Ticks from here on were read raw, not from the rollups (None: none were)."""
     raw_ticks: int = 0
     """Ticks read raw (the rest came as bars)."""
-    pages: int = field(default=0)
-    """Rollup pages read."""
 
 
 def _floor(ts: int, length: int) -> int:
@@ -88,17 +86,15 @@ class BarReader:
             yield from self._raw(answer, symbol, start, first_minute - 1, length)
         first_bucket, after_buckets = _ceil(first_minute, length), _floor(after_minutes, length)
         if interval == "1m" or first_bucket >= after_buckets:
-            yield from self._stored(answer, symbol, "1m", first_minute, after_minutes)
+            yield from self._stored(symbol, "1m", first_minute, after_minutes)
         else:
-            yield from self._stored(answer, symbol, "1m", first_minute, first_bucket)
-            yield from self._stored(answer, symbol, interval, first_bucket, after_buckets)
-            yield from self._stored(answer, symbol, "1m", after_buckets, after_minutes)
+            yield from self._stored(symbol, "1m", first_minute, first_bucket)
+            yield from self._stored(symbol, interval, first_bucket, after_buckets)
+            yield from self._stored(symbol, "1m", after_buckets, after_minutes)
         if after_minutes <= end:
             yield from self._raw(answer, symbol, after_minutes, end, length)
 
-    def _stored(
-        self, answer: BarAnswer, symbol: str, interval: str, start: int, stop: int
-    ) -> Iterator[Bar]:
+    def _stored(self, symbol: str, interval: str, start: int, stop: int) -> Iterator[Bar]:
         """Stored bars of `interval` starting in [start, stop)."""
         if start >= stop:
             return
@@ -107,7 +103,6 @@ class BarReader:
             symbol, interval, rollup.page_start(start), rollup.page_start(stop - 1)
         )
         for page in pages:
-            answer.pages += 1
             for bar_start in sorted(page.bars):
                 if start <= bar_start < stop:
                     yield page.bars[bar_start]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from handlers.core.barpages import MINUTE, ROLLUPS, Page
-from handlers.core.barreads import BarReader
+from handlers.core.barreads import BarReader, TooManyTicks
 from handlers.core.bars import compute_bars
 from handlers.core.bartable import BarTable
 from handlers.core.blocks import build_blocks, idempotency_key
@@ -254,3 +254,17 @@ def test_mark_is_the_newest_tick_rolled_up(stack: Stack) -> None:
         touched = [Touched(0, *decoded) for r in records if (decoded := block_of(r))]
         assert service.apply(touched) is None
     assert stack.bar_table().mark("AAA") == T0 + 5 * MINUTE
+
+
+def test_a_symbol_without_rollups_is_read_raw_up_to_the_limit(stack: Stack) -> None:
+    """GIVEN ticks not rolled up yet WHEN /bars reads them THEN raw, and refused past the cap."""
+    ticks = [Tick(symbol="AAA", price=f"1.{i}", timestamp=T0 + i * 7_000) for i in range(20)]
+    stack.ingest(ticks, None)
+    reader = BarReader(stack.bar_table(), stack.blocks(), max_raw_ticks=20)
+    answer = reader.read("AAA", "1m", T0, T0 + DAY)
+    assert (answer.watermark, answer.raw_from) == (None, T0)
+    assert [bar.as_json() for bar in answer.bars] == stack.expected("AAA", MINUTE, T0, T0 + DAY)
+    with pytest.raises(TooManyTicks):
+        BarReader(stack.bar_table(), stack.blocks(), max_raw_ticks=19).read(
+            "AAA", "1h", T0, T0 + DAY
+        )
