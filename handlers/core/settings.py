@@ -66,6 +66,7 @@ class Settings(BaseModel):
     bars_table: str = ""
     """Empty: no rollups (the fan-out consumer keeps none, `/bars` reads raw ticks only)."""
     bar_retention_days: Json[dict[str, int]] = Field(default_factory=dict)
+    """Interval -> days a rollup page lives after its last bar (absent or 0: kept)."""
     topic_arn: str = ""
     connections_table: str = ""
     ws_endpoint: str = ""
