@@ -63,10 +63,13 @@ class BarReader:
         boundary = None if mark is None else _floor(mark, MINUTE)
         answer = BarAnswer([], mark)
         pieces: list[Bar] = []
-        rolled_end = end if boundary is None else min(end, boundary - 1)
-        if boundary is not None and start <= rolled_end:
-            pieces += self._rolled(answer, symbol, interval, start, rolled_end)
-        raw_start = start if boundary is None else max(start, boundary)
+        raw_start = start
+        if boundary is not None:
+            rolled_end = min(end, boundary - 1)
+            # Without a whole minute before the boundary, one raw read of the range is cheaper.
+            if _ceil(start, MINUTE) < _floor(rolled_end + 1, MINUTE):
+                pieces += self._rolled(answer, symbol, interval, start, rolled_end)
+                raw_start = max(start, boundary)
         if raw_start <= end:
             answer.raw_from = raw_start
             pieces += self._raw(answer, symbol, raw_start, end, length)
@@ -76,12 +79,9 @@ class BarReader:
     def _rolled(
         self, answer: BarAnswer, symbol: str, interval: str, start: int, end: int
     ) -> Iterator[Bar]:
-        """Partial bars of [start, end] (end before the boundary), in time order."""
+        """Partial bars of [start, end] (before the boundary, a whole minute in it), in order."""
         length = ROLLUPS[interval].length_ms
         first_minute, after_minutes = _ceil(start, MINUTE), _floor(end + 1, MINUTE)
-        if first_minute >= after_minutes:
-            yield from self._raw(answer, symbol, start, end, length)
-            return
         if start < first_minute:
             yield from self._raw(answer, symbol, start, first_minute - 1, length)
         first_bucket, after_buckets = _ceil(first_minute, length), _floor(after_minutes, length)

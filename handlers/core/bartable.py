@@ -43,6 +43,33 @@ class BarTable:
         item = answer.get("Item")
         return page_from_item(item) if item else Page(interval, start)
 
+    def pages_now(self, symbol: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Page]:
+        """Pages by (interval, start), strongly consistent, in one BatchGetItem per 100 keys."""
+        found: dict[tuple[str, int], Page] = {}
+        for i in range(0, len(keys), 100):
+            chunk = keys[i : i + 100]
+            answer = self._client.batch_get_item(
+                RequestItems={
+                    self._table: {
+                        "Keys": [
+                            {"symbol": {"S": symbol}, "sk": {"S": page_key(interval, start)}}
+                            for interval, start in chunk
+                        ],
+                        "ConsistentRead": True,
+                    }
+                }
+            )
+            for item in answer.get("Responses", {}).get(self._table, []):
+                page = page_from_item(item)
+                found[(page.interval, page.start)] = page
+            unprocessed: Any = answer.get("UnprocessedKeys", {})
+            for key in unprocessed.get(self._table, {}).get(
+                "Keys", []
+            ):  # throttled: read them one by one
+                interval, _, start = key["sk"]["S"].partition("#")
+                found[(interval, int(start))] = self.page(symbol, interval, int(start))
+        return {key: found.get(key) or Page(*key) for key in keys}
+
     def put_page(
         self, symbol: str, page: Page, *, read_version: int, expires_at: int | None
     ) -> bool:

@@ -90,18 +90,27 @@ class RollupService:
         hours: dict[int, list[int]] = {}
         for minute in sorted(set(minutes)):
             hours.setdefault(ROLLUPS["1m"].page_start(minute), []).append(minute)
-        minute_pages = {hour: self._minutes(symbol, hour, mins) for hour, mins in hours.items()}
-        self._fold(symbol, ROLLUPS["5m"], minute_pages)
-        hour_pages = self._fold(symbol, ROLLUPS["1h"], minute_pages)
-        self._fold(symbol, ROLLUPS["1d"], hour_pages)
+        # Every page this can write, read at once (one call): a 1m page before its blocks, as
+        # the version argument needs; the coarser ones any time, as they compare source versions.
+        keys = {
+            (rollup.name, rollup.page_start(hour)) for hour in hours for rollup in ROLLUPS.values()
+        }
+        read = self._bars().pages_now(symbol, sorted(keys))
+        minute_pages = {
+            hour: self._minutes(symbol, hour, mins, read[("1m", hour)])
+            for hour, mins in hours.items()
+        }
+        self._fold(symbol, ROLLUPS["5m"], minute_pages, read)
+        hour_pages = self._fold(symbol, ROLLUPS["1h"], minute_pages, read)
+        self._fold(symbol, ROLLUPS["1d"], hour_pages, read)
 
-    def _minutes(self, symbol: str, hour: int, minutes: list[int]) -> Page:
+    def _minutes(self, symbol: str, hour: int, minutes: list[int], known: Page) -> Page:
         """The 1m page of `hour` with `minutes` recomputed from their blocks."""
         table = self._bars()
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             # The version is read before the blocks: a write conditional on it can only win if
             # no other recompute wrote in between, and then these blocks are at least as new.
-            page = table.page(symbol, "1m", hour)
+            page = known if attempt == 0 else table.page(symbol, "1m", hour)
             bars = {start: bar for start, bar in page.bars.items() if start not in minutes}
             for first, last in _runs(minutes):
                 ticks = iter_ticks(self._blocks(), symbol, first, last + MINUTE - 1)
@@ -116,14 +125,22 @@ class RollupService:
                 return updated
         raise RollupConflict(f"1m page {hour} of {symbol} kept changing")
 
-    def _fold(self, symbol: str, rollup: Rollup, sources: dict[int, Page]) -> dict[int, Page]:
+    def _fold(
+        self,
+        symbol: str,
+        rollup: Rollup,
+        sources: dict[int, Page],
+        read: dict[tuple[str, int], Page],
+    ) -> dict[int, Page]:
         """Fold source pages into the pages of `rollup` that hold their buckets; those pages."""
         source_ms = ROLLUPS[rollup.source or "1m"].page_ms
         grouped: dict[int, dict[int, Page]] = {}
         for start, source in sources.items():
             grouped.setdefault(rollup.page_start(start), {})[start] = source
         return {
-            page_start: self._fold_page(symbol, rollup, page_start, group, source_ms)
+            page_start: self._fold_page(
+                symbol, rollup, read[(rollup.name, page_start)], group, source_ms
+            )
             for page_start, group in grouped.items()
         }
 
@@ -131,13 +148,14 @@ class RollupService:
         self,
         symbol: str,
         rollup: Rollup,
-        page_start: int,
+        known: Page,
         sources: dict[int, Page],
         source_ms: int,
     ) -> Page:
         table = self._bars()
-        for _ in range(ATTEMPTS):
-            page = table.page(symbol, rollup.name, page_start)
+        page_start = known.start
+        for attempt in range(ATTEMPTS):
+            page = known if attempt == 0 else table.page(symbol, rollup.name, page_start)
             newer = {
                 start: source
                 for start, source in sources.items()
