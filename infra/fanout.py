@@ -104,7 +104,12 @@ class FanoutPath(pulumi.ComponentResource):
                     # The rollup: a touched minute's blocks, then pages and the mark.
                     Grant(("dynamodb:Query",), (args.table_arn,)),
                     Grant(
-                        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+                        (
+                            "dynamodb:BatchGetItem",
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                        ),
                         (args.bars_table_arn,),
                     ),
                 ],

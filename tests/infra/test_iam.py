@@ -52,6 +52,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sns:Publish", "fanout-topic"),
         ("sqs:SendMessage", "fanout-failures"),
         ("dynamodb:Query", "ticks-table"),
+        ("dynamodb:BatchGetItem", "ticks-bars"),
         ("dynamodb:GetItem", "ticks-bars"),
         ("dynamodb:PutItem", "ticks-bars"),
         ("dynamodb:UpdateItem", "ticks-bars"),
