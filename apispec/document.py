@@ -315,9 +315,13 @@ _QUERY_OPERATIONS: Final = {
     "latest": ("latestTick", "The newest tick of a symbol", "", "Latest"),
     "bars": (
         "tickBars",
-        "OHLCV bars of a symbol, computed on read",
+        "OHLCV bars of a symbol, from rollups (1m and up) or computed on read (1s)",
         f"Without `from`/`to`, the last 100 intervals up to now. At most {MAX_BARS} intervals "
-        f"and {MAX_BAR_TICKS} ticks per request (400 otherwise).",
+        "per request (400 naming `from` otherwise). 1m, 5m, 1h and 1d come from rollups kept "
+        "from the tick table's stream, whatever the tick count; ticks newer than the rollups "
+        "(from `raw_from`) and the range's partial minutes are read raw, so the newest bars are "
+        f"complete. Raw ticks read per request are capped at {MAX_BAR_TICKS} (400 beyond: "
+        "1s bars, or a symbol not rolled up yet).",
         "Bars",
     ),
 }

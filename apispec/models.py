@@ -126,3 +126,10 @@ class Bars(_Answer):
     symbol: str
     interval: Interval
     bars: list[Bar]
+    watermark: int | None
+    """1m and up: the newest tick timestamp (epoch ms) the symbol's rollups hold; every tick
+    the stream has delivered before its minute is in the rollups. Null for 1s, or for a symbol
+    not rolled up yet (its bars were all computed from raw ticks)."""
+    raw_from: int | None
+    """The bars' ticks from this time (epoch ms) on were read raw, not from the rollups, so the
+    newest bars are complete; null when the whole range came from the rollups."""

@@ -7,7 +7,9 @@ from functools import cache
 from typing import Any
 
 from handlers.core import aws
-from handlers.core.query import QueryService
+from handlers.core.barreads import BarReader
+from handlers.core.bartable import BarTable
+from handlers.core.query import MAX_BAR_TICKS, QueryService
 from handlers.core.settings import Settings
 from handlers.core.store import DynamoBlockSource
 
@@ -19,7 +21,17 @@ def _source() -> DynamoBlockSource:
     return DynamoBlockSource(aws.dynamodb(), SETTINGS.table_name)
 
 
-SERVICE = QueryService(_source, clock_ms=lambda: time.time_ns() // 1_000_000)
+@cache
+def _bars() -> BarReader:
+    table = BarTable(aws.dynamodb(), SETTINGS.bars_table)
+    return BarReader(table, _source(), max_raw_ticks=MAX_BAR_TICKS)
+
+
+SERVICE = QueryService(
+    _source,
+    clock_ms=lambda: time.time_ns() // 1_000_000,
+    bars=_bars if SETTINGS.bars_table else None,
+)
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

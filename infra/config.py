@@ -114,6 +114,14 @@ def _default_clients() -> list[QueryClient]:
     return [QueryClient(name="loadgen", tier="standard")]
 
 
+BarInterval = Literal["1m", "5m", "1h", "1d"]
+"""The rolled-up bar intervals (`handlers.core.barpages.ROLLUPS`)."""
+
+
+def _default_bar_retention() -> dict[BarInterval, int]:
+    return {"1m": 90, "5m": 365, "1h": 0, "1d": 0}
+
+
 class StackConfig(_Model):
     """Everything a stack can set, with defaults fit for a small dev stack."""
 
@@ -145,7 +153,15 @@ class StackConfig(_Model):
     """Application log level (Lambda advanced logging); the system level is always WARN."""
 
     ttl_days: int = Field(30, ge=0, le=36_500)
-    """Days a tick block lives before DynamoDB expires it; 0 disables expiry."""
+    """Days a tick block lives before DynamoDB expires it; 0 disables expiry. At least the
+    ingest window (pastWindowS + futureWindowS) plus a minute: a late tick's minute is rolled
+    up again from its blocks, which must all still be there."""
+    bar_retention_days: dict[BarInterval, Annotated[int, Field(ge=0, le=36_500)]] = Field(
+        default_factory=_default_bar_retention
+    )
+    """Days a rollup page lives after its last bar, per interval (`1m`, `5m`, `1h`, `1d`;
+    0 or absent: kept). At least the ingest window plus a day: a late tick refolds the coarser
+    bars of its day from the finer pages, which must all still be there."""
     point_in_time_recovery: bool = False
     """DynamoDB point-in-time recovery (35 days of restorable history)."""
     deletion_protection: bool = False
@@ -203,7 +219,12 @@ class StackConfig(_Model):
     stream_batch_size: int = Field(100, ge=1, le=10_000)
     """Stream records per invocation of the fan-out consumer and of the broadcaster."""
     stream_batch_window_s: int = Field(0, ge=0, le=300)
-    """Seconds the stream sources wait to fill a batch (0: invoke as soon as records arrive)."""
+    """Seconds the broadcaster's stream source waits to fill a batch (0: invoke as soon as
+    records arrive: dashboards are live)."""
+    fanout_batch_window_s: int = Field(1, ge=0, le=300)
+    """Seconds the fan-out consumer's stream source waits to fill a batch. It also keeps the bar
+    rollups, which cost about five writes per symbol per batch: a one-second window makes a
+    busy symbol's batch hold a second of blocks (subscriber queues get ticks up to that late)."""
     fanout_max_retries: int = Field(3, ge=0, le=10_000)
     """Retries of a failed fan-out batch before its metadata goes to the on-failure queue
     (bounded: AWS's default, -1, retries until the record expires from the stream)."""
@@ -344,6 +365,18 @@ def _check_cross_fields(config: StackConfig) -> None:
                 f"{NAMESPACE}:queryClients[{index}].name: must be unique (got {client.name!r})"
             )
         seen.add(client.name)
+    window_s = config.past_window_s + config.future_window_s
+    if config.ttl_days and config.ttl_days * 86_400 < window_s + 60:
+        raise ConfigError(
+            f"{NAMESPACE}:ttlDays: must cover the ingest window (pastWindowS + futureWindowS = "
+            f"{window_s} s) plus a minute, or be 0 (got {config.ttl_days})"
+        )
+    for interval, days in sorted(config.bar_retention_days.items()):
+        if days and days * 86_400 < window_s + 86_400:
+            raise ConfigError(
+                f"{NAMESPACE}:barRetentionDays.{interval}: must cover the ingest window "
+                f"(pastWindowS + futureWindowS = {window_s} s) plus a day, or be 0 (got {days})"
+            )
     names: set[str] = set()
     for index, subscriber in enumerate(config.subscribers):
         if subscriber.name in names:

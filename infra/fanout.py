@@ -2,10 +2,11 @@
 
 See docs/architecture.md and docs/fanout.md. Two consumers read the tick table's stream, each with
 its own event source mapping: the fan-out consumer publishes every new block to a topic that client
-queues subscribe to with filter policies, and the broadcaster pushes new ticks to the WebSocket
-connections subscribed to their symbols. Stream retries are bounded (AWS's default retries until a
-record leaves the stream, 24 h, blocking its shard); the fan-out consumer's exhausted records go to
-an SQS queue.
+queues subscribe to with filter policies and keeps the OHLCV rollups in the bars table (a third
+reader of the stream would throttle: docs/storage.md, "Bars"), and the broadcaster pushes new
+ticks to the WebSocket connections subscribed to their symbols. Stream retries are bounded (AWS's
+default retries until a record leaves the stream, 24 h, blocking its shard); the fan-out
+consumer's exhausted records go to an SQS queue.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class FanoutPathArgs:
     config: StackConfig
     stream_arn: pulumi.Input[str]
     """The tick table's stream (NEW_IMAGE)."""
+    table_name: pulumi.Input[str]
+    table_arn: pulumi.Input[str]
+    """The tick table: the rollup reads a touched minute's blocks back from it."""
+    bars_table_name: pulumi.Input[str]
+    bars_table_arn: pulumi.Input[str]
+    """The bars table the fan-out consumer keeps the rollups in."""
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
 
@@ -95,8 +102,27 @@ class FanoutPath(pulumi.ComponentResource):
                     Grant(("sns:Publish",), (topic.arn,)),
                     # Lambda sends the on-failure record with the function's role.
                     Grant(("sqs:SendMessage",), (failures.arn,)),
+                    # The rollup: a touched minute's blocks, then pages and the mark.
+                    Grant(("dynamodb:Query",), (args.table_arn,)),
+                    Grant(
+                        (
+                            "dynamodb:BatchGetItem",
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                        ),
+                        (args.bars_table_arn,),
+                    ),
                 ],
-                environment={ENV.TOPIC_ARN: topic.arn, ENV.STACK: stack},
+                environment={
+                    ENV.TOPIC_ARN: topic.arn,
+                    ENV.STACK: stack,
+                    ENV.TABLE_NAME: args.table_name,
+                    ENV.BARS_TABLE: args.bars_table_name,
+                    ENV.BAR_RETENTION_DAYS: json.dumps(
+                        config.bar_retention_days, sort_keys=True, separators=(",", ":")
+                    ),
+                },
                 code=args.code,
                 layer_arn=args.layer_arn,
                 config=config,
@@ -109,7 +135,7 @@ class FanoutPath(pulumi.ComponentResource):
             function_name=self.fanout_function.arn,
             starting_position="LATEST",
             batch_size=config.stream_batch_size,
-            maximum_batching_window_in_seconds=config.stream_batch_window_s,
+            maximum_batching_window_in_seconds=config.fanout_batch_window_s,
             # A failing record is isolated by halving the batch, so the rest of it moves on.
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=config.fanout_max_retries,

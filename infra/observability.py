@@ -278,6 +278,21 @@ def _alarm_specs(args: ObservabilityArgs) -> list[AlarmSpec]:
             0,
         ),
     ]
+    if "fanout" in functions:
+        specs.append(
+            AlarmSpec(
+                "rollup-failures",
+                "The fan-out consumer could not update a symbol's bar rollups (the batch is "
+                "retried; /bars reads raw ticks past the rollups meanwhile).",
+                NAMESPACE,
+                METRIC.ROLLUP_FAILURES,
+                {
+                    DIMENSIONS[0]: pulumi.get_stack(),
+                    DIMENSIONS[1]: functions["fanout"].function_name,
+                },
+                0,
+            )
+        )
     specs += [
         AlarmSpec(
             f"{role}-iterator-age",
@@ -295,7 +310,8 @@ def _alarm_specs(args: ObservabilityArgs) -> list[AlarmSpec]:
         specs.append(
             AlarmSpec(
                 "fanout-failures-depth",
-                "Stream records the fan-out consumer gave up on (their ticks were not published).",
+                "Stream records the fan-out consumer gave up on (their ticks were not published "
+                "or rolled up).",
                 "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible",
                 {"QueueName": args.fanout_failure_queue_name},

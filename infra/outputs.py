@@ -9,6 +9,7 @@ from typing import Final
 __all__ = [
     "ALL_KEYS",
     "BACKFILL_TOKEN",
+    "BARS_TABLE_NAME",
     "CLOUDWATCH_DASHBOARD_URL",
     "DASHBOARD_URL",
     "DLQ_URL",
@@ -37,6 +38,8 @@ READ_TOKEN: Final = "read_token"  # noqa: S105 (a key name, not a secret)
 QUERY_API_KEY: Final = "query_api_key"
 """API key value of the first configured query client (secret)."""
 TABLE_NAME: Final = "table_name"
+BARS_TABLE_NAME: Final = "bars_table_name"
+"""The table of OHLCV rollup pages (the bars benchmark reads it to count items)."""
 SPILL_QUEUE_URL: Final = "spill_queue_url"
 DLQ_URL: Final = "dlq_url"
 DASHBOARD_URL: Final = "dashboard_url"
@@ -57,6 +60,7 @@ ALL_KEYS: Final = (
     READ_TOKEN,
     QUERY_API_KEY,
     TABLE_NAME,
+    BARS_TABLE_NAME,
     SPILL_QUEUE_URL,
     DLQ_URL,
     CLOUDWATCH_DASHBOARD_URL,

@@ -35,6 +35,9 @@ class QueryPathArgs:
     config: StackConfig
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
+    bars_table_name: pulumi.Input[str]
+    bars_table_arn: pulumi.Input[str]
+    """Rollup pages and marks: `/bars` reads them for 1m and coarser intervals."""
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
 
@@ -68,8 +71,14 @@ class QueryPath(pulumi.ComponentResource):
                 handler="handlers.query.handler",
                 memory_mb=config.query_memory_mb,
                 timeout_s=config.query_timeout_s,
-                grants=[Grant(("dynamodb:Query",), (args.table_arn,))],
-                environment={ENV.TABLE_NAME: args.table_name},
+                grants=[
+                    Grant(("dynamodb:Query",), (args.table_arn,)),
+                    Grant(("dynamodb:Query", "dynamodb:GetItem"), (args.bars_table_arn,)),
+                ],
+                environment={
+                    ENV.TABLE_NAME: args.table_name,
+                    ENV.BARS_TABLE: args.bars_table_name,
+                },
                 code=args.code,
                 layer_arn=args.layer_arn,
                 config=config,

@@ -8,7 +8,7 @@ and the unit tests all use the same arithmetic. Prices and rules are explained, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -30,6 +30,7 @@ __all__ = [
     "estimate",
     "lambda_gb_seconds",
     "metered_units",
+    "query_request_usd",
     "read_units",
     "write_units",
 ]
@@ -114,6 +115,27 @@ def block_item_bytes(ticks: int, header_bytes: int, bytes_per_tick: int) -> int:
     return header_bytes + ticks * bytes_per_tick
 
 
+def query_request_usd(
+    call_bytes: Sequence[int],
+    duration_ms: float,
+    *,
+    memory_mb: int = 512,
+    arch: Arch = "arm64",
+    p: Prices | None = None,
+) -> dict[str, float]:
+    """Dollars of one query API request: the REST call, one warm invocation, and DynamoDB reads
+    (eventually consistent; each call's items summed and rounded up to 4 KB on their own)."""
+    prices = PRICES if p is None else p
+    rru = sum(read_units(size) for size in call_bytes)
+    parts = {
+        "api": prices.rest_api_request,
+        "lambda": prices.lambda_request
+        + lambda_gb_seconds(memory_mb, duration_ms) * prices.lambda_gb_s(arch),
+        "dynamodb": rru * prices.dynamodb_rru,
+    }
+    return {**parts, "total": sum(parts.values())}
+
+
 # --- workload ---------------------------------------------------------------------------------
 
 
@@ -124,15 +146,20 @@ class QueryKind:
     name: str
     share: float
     blocks_read: int
+    """Tick blocks read (sized like the workload's blocks)."""
     duration_ms: float
+    pages_read: int = 0
+    """Rollup pages (and the mark) read, sized `Workload.bar_page_bytes` (`/bars` from 1m up)."""
 
 
 DEFAULT_QUERY_MIX: Final = (
     QueryKind("query", 0.5, 10, 30.0),
     QueryKind("latest", 0.4, 1, 15.0),
-    QueryKind("bars", 0.1, 60, 60.0),
+    QueryKind("bars", 0.1, 60, 20.0, pages_read=3),
 )
-"""Assumed read mix: range pages of ~10 blocks, single-block latest, bars over ~60 blocks."""
+"""Assumed read mix: range pages of ~10 blocks, single-block latest, and 100 1m bars: two 1m
+pages and the mark from the rollups, the newest minute's ~60 blocks raw (bench.bars measures
+the cases)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +196,9 @@ class Workload:
     query_mix: tuple[QueryKind, ...] = DEFAULT_QUERY_MIX
     fanout: bool = True
     """Stream consumer publishing every block to SNS."""
-    fanout_records_per_invocation: float = 10.0
+    fanout_records_per_invocation: float = 50.0
+    """Blocks per fan-out batch: the stack's one-second batch window (`fanoutBatchWindowS`)
+    gathers a second of blocks (500 ticks/s in requests of 100 over 10 symbols: 50)."""
     fanout_duration_ms: float = 20.0
     sns_messages_per_publish: float = 1.0
     """1 = one Publish per block; up to 10 with PublishBatch."""
@@ -183,6 +212,10 @@ class Workload:
     dashboard_messages_per_s: float = 1.0
     dashboard_message_bytes: int = 2048
     broadcast_duration_ms: float = 20.0
+    rollups: bool = True
+    """The fan-out consumer keeps 1m/5m/1h/1d bar rollups (docs/storage.md, "Bars")."""
+    bar_page_bytes: int = 900
+    """Stored size of one rollup page (keys, version, deflated bars; bench.bars measures it)."""
     spill_share: float = 0.0
     """Share of ingest requests whose blocks go through the spill queue and replay."""
 
@@ -208,6 +241,7 @@ class Workload:
             "dashboard_messages_per_s": self.dashboard_messages_per_s,
             "dashboard_message_bytes": self.dashboard_message_bytes,
             "broadcast_duration_ms": self.broadcast_duration_ms,
+            "bar_page_bytes": self.bar_page_bytes,
             "sqs_requests_per_message": self.sqs_requests_per_message,
             "ingest_clients": self.ingest_clients,
         }
@@ -245,7 +279,7 @@ class Workload:
             if not math.isclose(total, 1.0, abs_tol=1e-6):
                 raise ValueError(f"query mix shares must add up to 1, got {total:g}")
             for kind in self.query_mix:
-                if kind.share < 0 or kind.blocks_read < 0 or kind.duration_ms < 0:
+                if min(kind.share, kind.blocks_read, kind.pages_read, kind.duration_ms) < 0:
                     raise ValueError(f"query mix entry {kind.name!r} has a negative value")
 
     @property
@@ -257,6 +291,16 @@ class Workload:
     def ticks_per_block(self) -> int:
         """Ticks in the largest block of a request (ticks split evenly over its symbols)."""
         return math.ceil(self.ticks_per_request / self.symbols_per_request)
+
+    @property
+    def rollup_symbols_per_batch(self) -> float:
+        """Distinct symbols in one fan-out batch: each recomputes its touched bars once."""
+        return min(self.fanout_records_per_invocation, float(self.symbols_per_request))
+
+    @property
+    def rollup_minute_bytes(self) -> float:
+        """Bytes of one symbol's blocks a recompute reads: half a minute's, on average."""
+        return 0.5 * 60 * self.requests_per_s * self.item_bytes
 
     @property
     def item_bytes(self) -> int:
@@ -440,6 +484,13 @@ def estimate(w: Workload, p: Prices = PRICES) -> CostEstimate:
                 items.append(
                     LineItem("DynamoDB", f"/{kind.name} reads", rru, "RRU", rru * p.dynamodb_rru)
                 )
+            if kind.pages_read > 0:
+                rru = n * read_units(kind.pages_read * w.bar_page_bytes)
+                items.append(
+                    LineItem(
+                        "DynamoDB", f"/{kind.name} rollup reads", rru, "RRU", rru * p.dynamodb_rru
+                    )
+                )
 
     # Fan-out: stream reads by Lambda are free; SNS publishes; SNS -> SQS delivery is free,
     # the subscribers' receive/delete calls are not.
@@ -451,6 +502,18 @@ def estimate(w: Workload, p: Prices = PRICES) -> CostEstimate:
         chunks = metered_units(w.item_bytes * 2 * w.sns_messages_per_publish, p.sns_meter_bytes)
         sns = publishes * chunks
         items.append(LineItem("SNS", "publishes", sns, "requests", sns * p.sns_publish))
+        if w.rollups:
+            # Per symbol of a batch: its 1m, 5m, 1h and 1d pages rewritten (conditional puts)
+            # and its mark raised; read first, strongly consistent: the four pages, and the
+            # touched minute's blocks (the bars are recomputed from them, not incremented).
+            recomputes = batches * w.rollup_symbols_per_batch
+            wru = recomputes * (4 * write_units(w.bar_page_bytes) + 1)
+            items.append(LineItem("DynamoDB", "rollup writes", wru, "WRU", wru * p.dynamodb_wru))
+            per_recompute = 4 * read_units(w.bar_page_bytes, consistent=True) + read_units(
+                math.ceil(w.rollup_minute_bytes), consistent=True
+            )
+            rru = recomputes * per_recompute
+            items.append(LineItem("DynamoDB", "rollup reads", rru, "RRU", rru * p.dynamodb_rru))
         if w.subscribers > 0:
             delivered = blocks * w.subscriber_match_share * w.subscribers
             sqs = delivered * w.sqs_requests_per_message

@@ -67,6 +67,12 @@ _FLAGS: Final[dict[str, tuple[str, Any, str]]] = {
     "--subscribers": ("subscribers", int, "fan-out SQS subscriber queues"),
     "--dashboards": ("dashboards", int, "open WebSocket dashboard connections"),
     "--spill-share": ("spill_share", float, "share of ingest requests spilled to SQS"),
+    "--fanout-batch": (
+        "fanout_records_per_invocation",
+        float,
+        "blocks per fan-out batch (the rollups cost writes per symbol and batch)",
+    ),
+    "--bar-page-bytes": ("bar_page_bytes", int, "stored bytes of one rollup page"),
 }
 
 
@@ -86,6 +92,12 @@ def _parser() -> UsageParser:
         default=None,
         help="model the stream consumer -> SNS fan-out",
     )
+    parser.add_argument(
+        "--rollups",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="model the bar rollups the fan-out consumer keeps",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -99,6 +111,8 @@ def _workload(args: argparse.Namespace) -> Workload:
     }
     if args.fanout is not None:
         changes["fanout"] = args.fanout
+    if args.rollups is not None:
+        changes["rollups"] = args.rollups
     return dataclasses.replace(PRESETS[args.preset], **changes)
 
 

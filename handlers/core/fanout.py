@@ -9,6 +9,9 @@ Stream semantics: records of a shard arrive in order and Lambda checkpoints by s
 so the handler reports only the *first* record that failed; Lambda retries from it (the records
 after it come again too). A record that can never be decoded is reported the same way: bisection
 isolates it and, after the mapping's bounded retries, its metadata goes to the on-failure queue.
+
+The same consumer keeps the OHLCV rollups (`handlers.core.rollup`): DynamoDB Streams serves two
+readers per shard, and the stream already has two (docs/storage.md, "Bars").
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.core.encoding import EncodedTick
 from handlers.core.errors import ConfigError
 from handlers.core.metrics import METRIC, MetricsLogger
+from handlers.core.rollup import RollupService, Touched
 from handlers.core.streams import PoisonRecord, block_of, records_of, sequence_number, tick_json
 
 if TYPE_CHECKING:
@@ -89,10 +93,12 @@ class FanoutService:
         topic_arn: str,
         *,
         metrics: MetricsLogger | None = None,
+        rollup: RollupService | None = None,
     ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._metrics = MetricsLogger.disabled() if metrics is None else metrics
+        self._rollup = rollup
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Answer a stream event with `{"batchItemFailures": [<first failed record>]}`."""
@@ -100,6 +106,8 @@ class FanoutService:
         metrics = self._metrics
         metrics.count(METRIC.TICKS_PUBLISHED, 0)
         metrics.count(METRIC.FANOUT_FAILURES, 0)
+        if self._rollup is not None:
+            metrics.count(METRIC.ROLLUP_FAILURES, 0)
         try:
             return self._fan_out(records_of(event))
         finally:
@@ -111,6 +119,7 @@ class FanoutService:
             raise ConfigError("MARKETSTREAM_TOPIC_ARN is not set")
         self._metrics.set_property("Records", len(records))
         entries: list[_Entry] = []
+        touched: list[Touched] = []
         failed: int | None = None
         for index, record in enumerate(records):
             try:
@@ -125,6 +134,7 @@ class FanoutService:
             if decoded is None:
                 continue
             block, ticks = decoded
+            touched.append(Touched(index, block, ticks))
             entries += (
                 _Entry(index, block.symbol, body, count)
                 for body, count in messages(block.symbol, block.sk, ticks)
@@ -132,6 +142,14 @@ class FanoutService:
         publish_failed = self._publish(entries)
         if publish_failed is not None:
             failed = publish_failed if failed is None else min(failed, publish_failed)
+        if self._rollup is not None:
+            # Rolled up whatever the publishing did: a retry from the first failed record
+            # recomputes the same bars, so neither failure needs the other to stop.
+            rollup_failed = self._rollup.apply(touched)
+            if rollup_failed is not None:
+                self._metrics.count(METRIC.ROLLUP_FAILURES)
+                self._metrics.set_property("ErrorCode", "rollup_failed")
+                failed = rollup_failed if failed is None else min(failed, rollup_failed)
         if failed is None:
             return {"batchItemFailures": []}
         self._metrics.count(METRIC.FANOUT_FAILURES)

@@ -70,6 +70,8 @@ class METRIC:
     """Ticks the fan-out consumer published to the SNS topic."""
     FANOUT_FAILURES: Final = "FanoutFailures"
     """Stream batches in which the fan-out consumer reported a failed record (Lambda retries it)."""
+    ROLLUP_FAILURES: Final = "RollupFailures"
+    """Stream batches in which the fan-out consumer could not update a symbol's rollups."""
     MESSAGES_POSTED: Final = "MessagesPosted"
     """WebSocket messages the broadcaster delivered."""
     CONNECTIONS_PRUNED: Final = "ConnectionsPruned"

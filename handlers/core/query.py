@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any, Final
 
+from handlers.core.barpages import ROLLUPS
+from handlers.core.barreads import BarReader, TooManyTicks
 from handlers.core.bars import INTERVALS, compute_bars
 from handlers.core.blocks import MAX_TIMESTAMP
 from handlers.core.cursor import decode_cursor, encode_cursor, query_fingerprint
@@ -25,7 +27,8 @@ DEFAULT_LIMIT: Final = 100
 MAX_BARS: Final = 5000
 """Most intervals one /bars request may span."""
 MAX_BAR_TICKS: Final = 200_000
-"""Most ticks one /bars request may read; beyond it the client narrows the range."""
+"""Most raw ticks one /bars request may read; beyond it the client narrows the range. Rolled-up
+intervals read raw only the range's partial minutes and what the rollups have not reached."""
 
 _ALLOWED: Final = {
     "query": {"symbol", "from", "to", "limit", "order", "cursor"},
@@ -110,9 +113,16 @@ def _range(params: Mapping[str, str], default_from: int, default_to: int) -> tup
 class QueryService:
     """Serves ticks, the latest tick and OHLCV bars from blocks."""
 
-    def __init__(self, source: Callable[[], BlockSource], *, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        source: Callable[[], BlockSource],
+        *,
+        clock_ms: Callable[[], int],
+        bars: Callable[[], BarReader] | None = None,
+    ) -> None:
         self._source = source
         self._clock_ms = clock_ms
+        self._bars = bars
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Answer one REST API request."""
@@ -191,16 +201,34 @@ class QueryService:
         start, end = _range(params, max(0, now - 100 * length), now)
         if (end - start) // length + 1 > MAX_BARS:
             raise _bad("from", f"the range spans more than {MAX_BARS} {interval} intervals")
+        if interval in ROLLUPS and self._bars is not None:
+            try:
+                answer = self._bars().read(symbol, interval, start, end)
+            except TooManyTicks:
+                raise _too_many_ticks() from None
+            return {
+                "symbol": symbol,
+                "interval": interval,
+                "bars": [bar.as_json() for bar in answer.bars],
+                "watermark": answer.watermark,
+                "raw_from": answer.raw_from,
+            }
         ticks = list(islice(iter_ticks(self._source(), symbol, start, end), MAX_BAR_TICKS + 1))
         if len(ticks) > MAX_BAR_TICKS:
-            raise RequestError(
-                400,
-                "range_too_large",
-                f"more than {MAX_BAR_TICKS} ticks in the range; narrow 'from'..'to'",
-                [ErrorDetail("from", "range holds too many ticks")],
-            )
+            raise _too_many_ticks()
         return {
             "symbol": symbol,
             "interval": interval,
             "bars": [bar.as_json() for bar in compute_bars(ticks, length)],
+            "watermark": None,
+            "raw_from": start,
         }
+
+
+def _too_many_ticks() -> RequestError:
+    return RequestError(
+        400,
+        "range_too_large",
+        f"more than {MAX_BAR_TICKS} ticks in the range; narrow 'from'..'to'",
+        [ErrorDetail("from", "range holds too many ticks")],
+    )

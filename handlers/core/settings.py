@@ -6,9 +6,10 @@ cloud and the handlers agree on one spelling.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from handlers.core.errors import ConfigError
@@ -41,6 +42,10 @@ class ENV:
     """DynamoDB table of open WebSocket connections and their subscriptions."""
     WS_ENDPOINT: Final = PREFIX + "WS_ENDPOINT"
     """`https://<api>.execute-api.<region>.amazonaws.com/<stage>`: the `@connections` API."""
+    BARS_TABLE: Final = PREFIX + "BARS_TABLE"
+    """DynamoDB table of rollup pages (docs/storage.md, "Bars")."""
+    BAR_RETENTION_DAYS: Final = PREFIX + "BAR_RETENTION_DAYS"
+    """JSON object interval -> days a rollup page lives after its last bar (0: kept)."""
     CONNECTION_TTL_S: Final = PREFIX + "CONNECTION_TTL_S"
     """Seconds after `$connect` when a connection item expires if `$disconnect` never came."""
 
@@ -76,6 +81,10 @@ class Settings:
     write_attempts: int = 6
     """BatchWriteItem attempts (first try included) before blocks are spilled."""
     token_secret_id: str = ""
+    bars_table: str = ""
+    """Empty: no rollups (the fan-out consumer keeps none, `/bars` reads raw ticks only)."""
+    bar_retention_days: Mapping[str, int] = field(default_factory=dict)
+    """Interval -> days a rollup page lives after its last bar (absent or 0: kept)."""
     topic_arn: str = ""
     connections_table: str = ""
     ws_endpoint: str = ""
@@ -96,16 +105,31 @@ class Settings:
         """Read the settings from `environ` (default: the process environment)."""
         env = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
-        for field in fields(cls):
-            key = PREFIX + field.name.upper()
+        for setting in fields(cls):
+            key = PREFIX + setting.name.upper()
             if key not in env:
                 continue
             value = env[key]
-            if field.name in _BOUNDS:
+            if setting.name in _BOUNDS:
                 try:
-                    raw[field.name] = int(value.strip())
+                    raw[setting.name] = int(value.strip())
                 except ValueError:
                     raise ConfigError(f"{key}: must be an integer, not {value!r}") from None
+            elif setting.name == "bar_retention_days":
+                raw[setting.name] = _retention(key, value)
             else:
-                raw[field.name] = value
+                raw[setting.name] = value
         return cls(**raw)
+
+
+def _retention(key: str, value: str) -> dict[str, int]:
+    """A JSON object of interval -> whole days >= 0, or ConfigError naming `key`."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ConfigError(f"{key}: must be a JSON object, not {value!r}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and type(v) is int and v >= 0 for k, v in parsed.items()
+    ):
+        raise ConfigError(f"{key}: must map intervals to whole days >= 0, not {value!r}")
+    return parsed

@@ -22,7 +22,15 @@ from handlers.core.errors import MarketStreamError, StoreRefused, StoreUnavailab
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["BATCH_SIZE", "BlockWriter", "DynamoBlockSource", "ReadUnavailable", "WriteReport"]
+__all__ = [
+    "BATCH_SIZE",
+    "BlockWriter",
+    "DynamoBlockSource",
+    "ReadUnavailable",
+    "WriteReport",
+    "get_item",
+    "query_page",
+]
 
 BATCH_SIZE: Final = 25
 """BatchWriteItem's limit of puts per call."""
@@ -128,17 +136,51 @@ class BlockWriter:
         raise StoreUnavailable([by_key[_key(it)] for it in pending], cause, retries=retries)
 
 
+def query_page(client: DynamoDBClient, request: dict[str, Any]) -> Any:
+    """One Query call; ReadUnavailable when DynamoDB refuses it for now or cannot be reached."""
+    return _read(client.query, request)
+
+
+def get_item(client: DynamoDBClient, request: dict[str, Any]) -> Any:
+    """One GetItem call, refused or unreachable as `query_page` says."""
+    return _read(client.get_item, request)
+
+
+def _read(call: Callable[..., Any], request: dict[str, Any]) -> Any:
+    try:
+        return call(**request)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in RETRYABLE_CODES:
+            raise  # a bug or a misconfiguration (bad key, missing table): not transient
+        raise ReadUnavailable(f"DynamoDB {code}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise ReadUnavailable(type(exc).__name__) from exc
+
+
 def _key(item: dict[str, Any]) -> tuple[str, str]:
     return item["symbol"]["S"], item["sk"]["S"]
 
 
 class DynamoBlockSource:
-    """A `BlockSource` over the table: one Query per page of blocks, in sort-key order."""
+    """A `BlockSource` over the table: one Query per page of blocks, in sort-key order.
 
-    def __init__(self, client: DynamoDBClient, table_name: str, *, page_size: int = 100) -> None:
+    `consistent` reads see every write acknowledged before the Query (the rollup needs that: it
+    recomputes a minute from its blocks right after the stream delivered one of them).
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        page_size: int = 100,
+        consistent: bool = False,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._page_size = page_size
+        self._consistent = consistent
 
     def blocks(
         self, symbol: str, sk_low: str, sk_high: str, *, ascending: bool, min_last_ts: int
@@ -156,17 +198,10 @@ class DynamoBlockSource:
             },
             "ScanIndexForward": ascending,
             "Limit": self._page_size,
+            "ConsistentRead": self._consistent,
         }
         while True:
-            try:
-                answer = self._client.query(**request)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code not in RETRYABLE_CODES:
-                    raise  # a bug or a misconfiguration (bad key, missing table): not transient
-                raise ReadUnavailable(f"DynamoDB {code}") from exc
-            except _NETWORK_ERRORS as exc:
-                raise ReadUnavailable(type(exc).__name__) from exc
+            answer = query_page(self._client, request)
             for item in answer.get("Items", []):
                 yield block_from_item(item)
             last = answer.get("LastEvaluatedKey")

@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal, get_args, get_origin
 
+from pydantic import BaseModel
+
 from infra.config import StackConfig
 from tests.infra.pulumi_mocks import ROOT, STACKS, Recorded, StackRun, run_program
 
@@ -224,6 +226,11 @@ def _row(resource: Recorded) -> str:
 _OPS = {"Ge": ">=", "Le": "<=", "Gt": ">", "Lt": "<"}
 
 
+def _dumped(value: object) -> object:
+    """A default as JSON data: models by their aliases, plain values as they are."""
+    return value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+
+
 def _config_reference() -> list[str]:
     """One row per `marketstream:*` key: default, limits and what it is for."""
     lines = [
@@ -237,9 +244,9 @@ def _config_reference() -> list[str]:
         default = getattr(defaults, name)
         if isinstance(default, dict | list):
             shown = json.dumps(
-                {k: v.model_dump(by_alias=True) for k, v in default.items()}
+                {k: _dumped(v) for k, v in default.items()}
                 if isinstance(default, dict)
-                else [v.model_dump(by_alias=True) for v in default]
+                else [_dumped(v) for v in default]
             )
         else:
             shown = json.dumps(default)

@@ -137,9 +137,10 @@ class TestFunctions:
         }
         assert (
             env["handlers.ingest.handler"][ENV.TTL_DAYS]
-            == {"dev": "7", "prod": "365"}[stack_run.stack]
+            == {"dev": "8", "prod": "365"}[stack_run.stack]
         )
-        assert env["handlers.query.handler"] == {ENV.TABLE_NAME: table}
+        bars = stack_run.one("aws:dynamodb/table:Table", "ticks-bars").outputs["name"]
+        assert env["handlers.query.handler"] == {ENV.TABLE_NAME: table, ENV.BARS_TABLE: bars}
         assert env["handlers.replay.handler"] == {
             ENV.TABLE_NAME: table,
             ENV.STACK: stack_run.stack,

@@ -152,8 +152,8 @@ def test_several_bad_values_give_one_line_each(pulumi_config: dict[str, str]) ->
 
 
 def test_other_namespaces_are_ignored(pulumi_config: dict[str, str]) -> None:
-    config = _load({"aws:region": "eu-west-1", "marketstream:ttlDays": "3"})
-    assert config.ttl_days == 3
+    config = _load({"aws:region": "eu-west-1", "marketstream:ttlDays": "9"})
+    assert config.ttl_days == 9
 
 
 def test_the_program_fails_before_declaring_anything_on_bad_config() -> None:
@@ -171,3 +171,33 @@ def test_config_error_is_a_pulumi_run_error() -> None:
 
     assert issubclass(ConfigError, pulumi.RunError)
     assert json.loads(pulumi_config_env({"a:b": True, "a:c": [1]})) == {"a:b": "true", "a:c": "[1]"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"ttlDays": 7},
+            "marketstream:ttlDays: must cover the ingest window (pastWindowS + futureWindowS = "
+            "605100 s) plus a minute, or be 0 (got 7)",
+        ),
+        (
+            {"pastWindowS": 86_400, "futureWindowS": 0, "barRetentionDays": {"1m": 1}},
+            "marketstream:barRetentionDays.1m: must cover the ingest window (pastWindowS + "
+            "futureWindowS = 86400 s) plus a day, or be 0 (got 1)",
+        ),
+    ],
+)
+def test_retention_shorter_than_the_ingest_window_is_refused(
+    raw: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert str(caught.value) == message
+
+
+def test_bar_retention_per_interval() -> None:
+    config = parse_config({"ttlDays": 0, "barRetentionDays": {"1m": 30, "1d": 0}})
+    assert config.bar_retention_days == {"1m": 30, "1d": 0}
+    with pytest.raises(ConfigError, match=r"barRetentionDays\.2m"):
+        parse_config({"barRetentionDays": {"2m": 30}})

@@ -31,6 +31,9 @@ def test_every_key_is_exported_with_the_right_value(stack_run: StackRun) -> None
         outputs.TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs[
             "name"
         ],
+        outputs.BARS_TABLE_NAME: stack_run.one("aws:dynamodb/table:Table", "ticks-bars").outputs[
+            "name"
+        ],
         outputs.SPILL_QUEUE_URL: stack_run.one("aws:sqs/queue:Queue", "ingest-spill").outputs[
             "url"
         ],

@@ -53,7 +53,8 @@ def test_fanout_consumer_mapping_is_bounded_and_reports_partial_failures(
     assert mapping["functionName"] == consumer.outputs["arn"]
     assert mapping["startingPosition"] == "LATEST"
     assert mapping["batchSize"] == size
-    assert mapping["maximumBatchingWindowInSeconds"] == 0
+    # A second of blocks per batch: the rollups cost writes per symbol and batch.
+    assert mapping["maximumBatchingWindowInSeconds"] == 1
     assert mapping["bisectBatchOnFunctionError"] is True
     assert mapping["maximumRetryAttempts"] == retries
     assert mapping["maximumRecordAgeInSeconds"] == age
@@ -192,7 +193,17 @@ def test_function_environments(stack_run: StackRun) -> None:
         f.inputs["handler"]: f.inputs["environment"]["variables"]
         for f in stack_run.of_type(FUNCTION)
     }
-    assert env["handlers.fanout.handler"] == {ENV.TOPIC_ARN: topic, ENV.STACK: stack_run.stack}
+    ticks = stack_run.one("aws:dynamodb/table:Table", "ticks-table").outputs["name"]
+    bars = stack_run.one("aws:dynamodb/table:Table", "ticks-bars").outputs["name"]
+    assert env["handlers.fanout.handler"] == {
+        ENV.TOPIC_ARN: topic,
+        ENV.STACK: stack_run.stack,
+        ENV.TABLE_NAME: ticks,
+        ENV.BARS_TABLE: bars,
+        ENV.BAR_RETENTION_DAYS: json.dumps(
+            config.bar_retention_days, sort_keys=True, separators=(",", ":")
+        ),
+    }
     assert env["handlers.ws.handler"] == {
         ENV.CONNECTIONS_TABLE: table,
         ENV.TOKEN_SECRET_ID: secret.outputs["arn"],

@@ -34,7 +34,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("sqs:SendMessage", "ingest-spill"),
         ("sqs:SendMessage", "ingest-dlq"),
     },
-    "handlers.query.handler": {("dynamodb:Query", "ticks-table")},
+    "handlers.query.handler": {
+        ("dynamodb:Query", "ticks-table"),
+        ("dynamodb:Query", "ticks-bars"),
+        ("dynamodb:GetItem", "ticks-bars"),
+    },
     "handlers.replay.handler": {
         ("dynamodb:BatchWriteItem", "ticks-table"),
         ("sqs:ReceiveMessage", "ingest-spill"),
@@ -51,6 +55,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         *((action, "ticks-table/stream") for action in STREAM_READ),
         ("sns:Publish", "fanout-topic"),
         ("sqs:SendMessage", "fanout-failures"),
+        ("dynamodb:Query", "ticks-table"),
+        ("dynamodb:BatchGetItem", "ticks-bars"),
+        ("dynamodb:GetItem", "ticks-bars"),
+        ("dynamodb:PutItem", "ticks-bars"),
+        ("dynamodb:UpdateItem", "ticks-bars"),
     },
     "handlers.ws.handler": {
         ("dynamodb:PutItem", "fanout-connections"),

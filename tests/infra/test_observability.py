@@ -95,6 +95,13 @@ def _expected_alarms(run: StackRun) -> dict[str, tuple[str, str, dict[str, str],
             "Sum",
             0,
         ),
+        f"{prefix}-rollup-failures": (
+            "MarketStream",
+            "RollupFailures",
+            {"Stack": run.stack, "FunctionName": _fn(run, "fanout")},
+            "Sum",
+            0,
+        ),
     }
     for role in ("fanout", "broadcast"):
         alarms[f"{prefix}-{role}-iterator-age"] = (

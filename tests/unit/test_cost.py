@@ -24,6 +24,7 @@ from loadgen.cost import (
     estimate,
     lambda_gb_seconds,
     metered_units,
+    query_request_usd,
     read_units,
     write_units,
 )
@@ -259,6 +260,36 @@ def test_fanout_sns_sqs_and_websocket() -> None:
     )
     # 4 x 2 msg/s x 2,628,000 s x 2 increments = 42.048 M messages x $1.00/M
     assert line(r, "API Gateway", "WebSocket messages") == pytest.approx(42.048)
+
+
+def test_rollups_write_four_pages_and_the_mark_per_symbol_and_batch() -> None:
+    # GIVEN 100 blocks/s of one symbol (100 bytes each), fan-out batches of 10, 900-byte pages
+    w = dataclasses.replace(BARE, fanout=True, fanout_records_per_invocation=10)
+    r = estimate(w)
+    recomputes = 262.8e6 / 10  # one symbol per batch
+    # THEN each recompute writes 4 pages (1 WRU each) + the mark: 5 WRU x $0.625/M
+    assert line(r, "DynamoDB", "rollup writes") == pytest.approx(recomputes * 5 * 0.625e-6)
+    # and reads, strongly consistent, the 4 pages (1 RRU each) and half a minute of blocks:
+    # 0.5 x 60 s x 100 blocks/s x 100 bytes = 300,000 bytes -> 74 units of 4 KB
+    assert line(r, "DynamoDB", "rollup reads") == pytest.approx(recomputes * (4 + 74) * 0.125e-6)
+    assert not [
+        x for x in estimate(dataclasses.replace(w, rollups=False)).items if "rollup" in x.item
+    ]
+
+
+def test_bars_query_reads_pages_and_a_request_is_priced_alone() -> None:
+    # GIVEN /bars reading 3 pages of 900 bytes and no block
+    kind = QueryKind("bars", 1.0, 0, 10.0, pages_read=3)
+    w = dataclasses.replace(BARE, query_rate=1.0, query_mix=(kind,), bar_page_bytes=900)
+    # THEN 2,700 bytes -> one 4 KB unit, eventual: 0.5 RRU per request
+    assert line(estimate(w), "DynamoDB", "/bars rollup reads") == pytest.approx(
+        MONTH * 0.5 * 0.125e-6
+    )
+    # AND one request alone: REST $3.50/M + Lambda $0.20/M + 0.5 GB x 10 ms arm64 + 2 calls
+    usd = query_request_usd([2_700, 100], 10.0, memory_mb=512)
+    assert usd["total"] == pytest.approx(
+        3.50e-6 + 0.20e-6 + 0.5 * 0.010 * 0.0000133334 + 2 * 0.5 * 0.125e-6
+    )
 
 
 def test_sns_publish_batch_divides_publish_requests() -> None:

@@ -68,7 +68,7 @@ SERVICE = QueryService(_source, clock_ms=lambda: NOW)
 SHAPES = {
     "/query": {"symbol", "ticks", "next_cursor"},
     "/latest": {"symbol", "tick"},
-    "/bars": {"symbol", "interval", "bars"},
+    "/bars": {"symbol", "interval", "bars", "watermark", "raw_from"},
 }
 
 

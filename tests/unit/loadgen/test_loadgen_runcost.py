@@ -107,7 +107,7 @@ def test_cost_matches_a_hand_calculation():
             symbols_per_request=8,
             ingest_duration_ms=12.34,
             query_rate=4.0,
-            query_mix=(*mix, QueryKind("bars", 0.3, 60, 50.0)),
+            query_mix=(*mix, QueryKind("bars", 0.3, 60, 50.0, pages_read=3)),
         )
     )
     assert cost["usd_per_month"] == pytest.approx(expected.usd_per_month)
