@@ -103,6 +103,10 @@ def _parser() -> UsageParser:
             help=f"threads running function invocations (default {CloudOptions.workers})",
         )  # fmt: skip
         command.add_argument(
+            "--no-metrics", dest="metrics", action="store_false",
+            help="record no CloudWatch metrics (to measure what recording them costs)",
+        )  # fmt: skip
+        command.add_argument(
             "--outputs", type=Path, default=None,
             help="where to write the stack outputs (default .localcloud/outputs.json; "
             "demo: outputs.json in --out-dir)",
@@ -159,6 +163,7 @@ def _options(args: argparse.Namespace) -> CloudOptions:
         port=args.port,
         fail_writes=args.fail_writes,
         workers=args.workers,
+        metrics=args.metrics,
         # Function logs live beside the outputs file, so a test's cloud writes into its tmp dir.
         log_dir=args.outputs.parent / "logs" if args.outputs else None,
     )

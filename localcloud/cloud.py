@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +35,18 @@ from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
 from localcloud.gateway.app import DASHBOARD_PREFIX, build_app
 from localcloud.gateway.headersize import PARSER_LIMIT_BYTES
-from localcloud.gateway.httpapi import build_http_apis
-from localcloud.gateway.restapi import build_rest_apis
+from localcloud.gateway.httpapi import HttpApi, build_http_apis
+from localcloud.gateway.restapi import RestApi, build_rest_apis
 from localcloud.gateway.websocket import build_websocket_apis, management_endpoints
+from localcloud.metrics.observers import (
+    ApiMetrics,
+    DynamoDBMetrics,
+    EmfMetrics,
+    LambdaMetrics,
+    QueueGauges,
+)
+from localcloud.metrics.publish import MetricPublisher
+from localcloud.metrics.store import MetricStore
 from localcloud.moto.server import MotoServer
 from localcloud.runtime import environ
 from localcloud.runtime.functions import FunctionSpec, LambdaFunction, runtime_environment
@@ -68,6 +77,8 @@ class CloudOptions:
     project_root: Path = PROJECT_ROOT
     log_dir: Path | None = None
     """Where each function's stdout goes (default `<project>/.localcloud/logs`)."""
+    metrics: bool = True
+    """Record CloudWatch metrics (False: nothing is observed, to measure what it costs)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_writes <= 1.0:
@@ -92,7 +103,12 @@ class LocalCloud:
         """Start-up remarks: types not emulated, generated secrets, where code came from."""
         self.functions: dict[str, LambdaFunction] = {}
         self._moto = MotoServer()
-        self.logs = FunctionLogs(options.log_dir or options.project_root / ".localcloud" / "logs")
+        self.metrics = MetricStore(enabled=options.metrics)
+        self.emf = EmfMetrics(self.metrics)
+        self.logs = FunctionLogs(
+            options.log_dir or options.project_root / ".localcloud" / "logs",
+            lines=self.emf.line if options.metrics else None,
+        )
         self._runner: web.AppRunner | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
@@ -213,18 +229,22 @@ class LocalCloud:
             self.notes.extend(notes)
             alarms, notes = build_alarms(deployment, self.functions, clients, config.region)
             self.notes.extend(notes)
+            http_apis = build_http_apis(deployment, self.functions, config.region)
+            rest_apis = build_rest_apis(deployment, self.functions)
+            publisher = self._observe(deployment, http_apis, rest_apis, clients)
             for poller in pollers:
                 if isinstance(poller, StreamPoller):
                     # LATEST is taken now, so that a write after "ready" is never missed.
                     await asyncio.to_thread(poller.prepare)
             app = build_app(
-                http_apis=build_http_apis(deployment, self.functions, config.region),
-                rest_apis=build_rest_apis(deployment, self.functions),
+                http_apis=http_apis,
+                rest_apis=rest_apis,
                 ws_apis=build_websocket_apis(deployment, self.functions, config.region),
                 functions={f.spec.name: f for f in set(self.functions.values())},
                 faults=self.faults,
                 pollers=pollers,
                 alarms=alarms,
+                metrics=publisher,
                 dashboard_dir=self._dashboard_dir(),
             )
             self._runner = web.AppRunner(
@@ -246,7 +266,34 @@ class LocalCloud:
         # Handlers call `boto3.client(...)`, which uses boto3's default session. A fresh one
         # keeps any session this process made earlier (with real settings) away from them.
         boto3.DEFAULT_SESSION = boto3.session.Session()
+        if self.options.metrics:
+            DynamoDBMetrics(self.metrics).install(boto3.DEFAULT_SESSION._session)
         self.faults.install(boto3.DEFAULT_SESSION._session)
+
+    def _observe(
+        self,
+        deployment: Deployment,
+        http_apis: Mapping[str, HttpApi],
+        rest_apis: Mapping[str, RestApi],
+        clients: Callable[[str], Any],
+    ) -> MetricPublisher | None:
+        """Attach the metric observers to functions and APIs; the publisher (None: no metrics)."""
+        if not self.options.metrics:
+            return None
+        store = self.metrics
+        lambdas = LambdaMetrics(store)
+        for function in set(self.functions.values()):
+            function.observer = lambdas
+        for api_id, http_api in http_apis.items():
+            http_api.metrics = ApiMetrics(store, kind="http", dimensions={"ApiId": api_id})
+        for rest_api in rest_apis.values():
+            rest_api.metrics = ApiMetrics(store, kind="rest", dimensions={"ApiName": rest_api.name})
+        queues = {
+            str(q.outputs.get("name")): str(q.outputs.get("url"))
+            for q in deployment.of_type("aws:sqs/queue:Queue")
+        }
+        gauges = QueueGauges(store, clients("sqs"), queues)
+        return MetricPublisher(store, clients("cloudwatch"), gauges=gauges)
 
     async def _load_functions(self, deployment: Deployment, region: str, endpoint: str) -> None:
         assert self._executor is not None

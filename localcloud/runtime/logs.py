@@ -3,14 +3,16 @@
 Handlers print one EMF metrics line per invocation (and Lambda sends stdout to the function's
 log group). Here they share the local cloud's stdout, so `install()` puts a router in front of
 `sys.stdout`: on a thread running a function (see `capture`), writes go to
-`<directory>/<function>.log`; every other thread writes to the real stdout as before.
+`<directory>/<function>.log`; every other thread writes to the real stdout as before. A
+`lines` callback sees each write of a function thread as it goes to the file (the local cloud
+reads EMF lines there, as CloudWatch Logs does).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -21,13 +23,20 @@ __all__ = ["FunctionLogs"]
 class _Router:
     """A stdout stand-in that writes to the current thread's function log, if any."""
 
-    def __init__(self, real: IO[str], local: threading.local) -> None:
+    def __init__(
+        self, real: IO[str], local: threading.local, lines: Callable[[str], None] | None
+    ) -> None:
         self._real = real
         self._local = local
+        self._lines = lines
 
     def write(self, text: str) -> int:
         target: IO[str] | None = getattr(self._local, "file", None)
-        return (target or self._real).write(text)
+        if target is None:
+            return self._real.write(text)
+        if self._lines is not None:
+            self._lines(text)
+        return target.write(text)
 
     def flush(self) -> None:
         target: IO[str] | None = getattr(self._local, "file", None)
@@ -40,8 +49,10 @@ class _Router:
 class FunctionLogs:
     """One append-only log file per function under `directory`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, lines: Callable[[str], None] | None = None) -> None:
         self.directory = directory
+        self.lines = lines
+        """Called with each write of a function thread (set before `install`)."""
         self._local = threading.local()
         self._files: dict[str, IO[str]] = {}
         self._lock = threading.Lock()
@@ -52,7 +63,7 @@ class FunctionLogs:
         if self._real is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._real = sys.stdout
-            sys.stdout = _Router(sys.stdout, self._local)
+            sys.stdout = _Router(sys.stdout, self._local, self.lines)
 
     def uninstall(self) -> None:
         """Put the real stdout back and close the files."""
