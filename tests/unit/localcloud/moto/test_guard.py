@@ -45,6 +45,7 @@ def test_every_patch_declares_what_it_touches() -> None:
         "fast_get_records",
         "cheap_sqs_send",
         "keep_alive",
+        "cloudwatch_metrics",
     ]
     assert all(p.needs and p.apply.__doc__ for p in patches.PATCHES)
 
