@@ -227,7 +227,7 @@ class LocalCloud:
                 build_pollers, deployment, self.functions, clients, config.region
             )
             self.notes.extend(notes)
-            alarms, notes = build_alarms(deployment, self.functions, clients, config.region)
+            alarms, notes = build_alarms(deployment, self.metrics, clients, config.region)
             self.notes.extend(notes)
             http_apis = build_http_apis(deployment, self.functions, config.region)
             rest_apis = build_rest_apis(deployment, self.functions)
@@ -306,6 +306,7 @@ class LocalCloud:
                 self._executor,
                 logs=self.logs,
             )
+            function.fault = self.faults.invocation_fault
             await asyncio.to_thread(function.load)
             for alias in (spec.name, spec.arn, f"{spec.arn}:$LATEST"):
                 self.functions[alias] = function

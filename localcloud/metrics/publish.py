@@ -1,10 +1,12 @@
-"""Put what the store recorded into moto's CloudWatch, once per second.
+"""Put what the store recorded into moto's CloudWatch, every few seconds.
 
 Each drained second of each metric becomes PutMetricData `Values`/`Counts` datums (at most
 `MAX_PAIRS` values each; more take several datums with the same timestamp, which CloudWatch
 aggregates), timestamped to the second with one-second storage resolution: CloudWatch's own
 encoding of a pre-aggregated distribution, so Sum, SampleCount, Minimum and Maximum arrive
 exactly and percentiles within a bucket (`stats`). Queue depths are sampled just before.
+Every `FLUSH_PERIOD_S`, not every second: moto spends milliseconds on each call, and the one
+reader that needs the last second, the alarms, reads the store itself.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from localcloud.metrics.store import Drained, MetricStore
 
 __all__ = ["FLUSH_PERIOD_S", "MetricPublisher", "datums"]
 
-FLUSH_PERIOD_S: Final = 1.0
+FLUSH_PERIOD_S: Final = 5.0
+"""Also the sampling period of the queue depths (AWS/SQS has one-minute datapoints)."""
 _PER_CALL: Final = 1000
 """PutMetricData's limit of datums per call."""
 _log = logging.getLogger(__name__)

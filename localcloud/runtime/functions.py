@@ -219,6 +219,8 @@ class LambdaFunction:
         self.running = 0
         """Invocations whose handler is running now."""
         self.observer: InvocationObserver | None = None
+        self.fault: Callable[[str], str | None] | None = None
+        """Asked before each invocation: why it dies before the handler runs (fault injection)."""
 
     def load(self) -> None:
         """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
@@ -334,6 +336,11 @@ class LambdaFunction:
     def _run(self, handler: Handler, event: Any, context: LambdaContext) -> Any:
         logs = self._logs.capture(self.spec.name) if self._logs else contextlib.nullcontext()
         with environ.applied(self._overlay), logs:
+            died = self.fault(self.spec.name) if self.fault is not None else None
+            if died is not None:
+                self.errors += 1
+                _log.error("%s %s: %s", self.spec.name, context.aws_request_id, died)
+                raise FunctionError("Runtime.ExitError", died)
             try:
                 return handler(event, context)
             except Exception as exc:
