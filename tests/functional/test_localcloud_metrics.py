@@ -45,7 +45,9 @@ async def test_requests_invocations_and_client_errors_are_counted(
     good = await asyncio.gather(
         *(
             ingest(
-                http, local_cloud, make_ticks(symbol, 3, start_ms=int(time.time() * 1000) - 600_000 + i * 10_000)
+                http,
+                local_cloud,
+                make_ticks(symbol, 3, start_ms=int(time.time() * 1000) - 600_000 + i * 10_000),
             )
             for i in range(12)
         )
