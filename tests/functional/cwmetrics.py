@@ -13,7 +13,7 @@ import pytest
 
 from localcloud.launcher import CloudProcess
 
-__all__ = ["alarm", "flush", "total", "until"]
+__all__ = ["alarm", "alarm_fired", "flush", "total", "until"]
 
 T = TypeVar("T")
 DEADLINE_S = 60.0
@@ -77,3 +77,19 @@ async def until(check: Callable[[], Awaitable[T | None]], what: str) -> T:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.2)  # polling interval of a bounded wait, not synchronisation
+
+
+async def alarm_fired(
+    http: aiohttp.ClientSession, cloud: CloudProcess, key: str, before: int
+) -> dict[str, Any]:
+    """Wait until the alarm ending with `-<key>` has sent more notifications than `before`
+    and has been in ALARM (a count of state changes: no window of time to catch)."""
+
+    async def fired() -> dict[str, Any] | None:
+        found = await alarm(http, cloud, key)
+        sent = int(found["notifications"])
+        # From OK, the first notification is the change to ALARM; two are ALARM and back.
+        fired = sent > before + 1 or (sent > before and found["state"] == "ALARM")
+        return found if fired else None
+
+    return await until(fired, f"the {key} alarm to fire")
