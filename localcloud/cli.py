@@ -121,6 +121,17 @@ def _parser() -> UsageParser:
         )  # fmt: skip
         if name == "demo":
             _demo_arguments(command)
+    insights = commands.add_parser(
+        "insights",
+        help="run one of the program's saved Logs Insights queries over the local logs",
+        description="Run a saved Logs Insights query over the functions' local log files.",
+    )
+    insights.add_argument("name", help="the query's name, or its last segment (p95-by-function)")
+    insights.add_argument(
+        "--state", type=Path, default=_DEFAULT_DIR / "state.json",
+        help="the local cloud's state file (default .localcloud/state.json)",
+    )  # fmt: skip
+    insights.add_argument("--json", action="store_true", help="one JSON object per row")
     return parser
 
 
@@ -203,6 +214,15 @@ def main(argv: Sequence[str]) -> int:
     """Entry point of `python -m localcloud`; the exit status."""
     began = time.monotonic()
     args = _parser().parse_args(list(argv))
+    if args.command == "insights":
+        from localcloud.insights.command import InsightsError, print_result, run_named
+
+        try:
+            definition, result = run_named(args.state, args.name)
+        except InsightsError as exc:
+            return usage_error("localcloud insights", exc)
+        print_result(definition, result, as_json=args.json)
+        return 0
     # The event loop and the Lambda threads share one GIL: hand it over quickly (see motoproc).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.basicConfig(

@@ -38,12 +38,14 @@ from localcloud.gateway.headersize import PARSER_LIMIT_BYTES
 from localcloud.gateway.httpapi import HttpApi, build_http_apis
 from localcloud.gateway.restapi import RestApi, build_rest_apis
 from localcloud.gateway.websocket import build_websocket_apis, management_endpoints
+from localcloud.insights.command import QUERY_DEFINITION, definitions
 from localcloud.metrics.observers import (
     ApiMetrics,
     DynamoDBMetrics,
     EmfMetrics,
     LambdaMetrics,
     QueueGauges,
+    watched_queues,
 )
 from localcloud.metrics.publish import MetricPublisher
 from localcloud.metrics.store import MetricStore
@@ -288,9 +290,11 @@ class LocalCloud:
             http_api.metrics = ApiMetrics(store, kind="http", dimensions={"ApiId": api_id})
         for rest_api in rest_apis.values():
             rest_api.metrics = ApiMetrics(store, kind="rest", dimensions={"ApiName": rest_api.name})
+        watched = watched_queues(deployment)
         queues = {
             str(q.outputs.get("name")): str(q.outputs.get("url"))
             for q in deployment.of_type("aws:sqs/queue:Queue")
+            if str(q.outputs.get("name")) in watched
         }
         gauges = QueueGauges(store, clients("sqs"), queues)
         return MetricPublisher(store, clients("cloudwatch"), gauges=gauges)
@@ -401,6 +405,13 @@ class LocalCloud:
                 if r.custom
             ],
             "notes": list(self.notes),
+            "insights": {
+                "queries": definitions([r.inputs for r in deployment.of_type(QUERY_DEFINITION)]),
+                "logs": {
+                    f.spec.log_group: str(self.logs.path(f.spec.name))
+                    for f in set(self.functions.values())
+                },
+            },
         }
 
     def write_files(self, outputs_path: Path, state_path: Path) -> None:

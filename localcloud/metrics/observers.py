@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from localcloud.metrics.capacity import item_size, read_units, write_units
-from localcloud.metrics.store import MetricKey, MetricStore, metric_key
+from localcloud.metrics.store import MetricKey, MetricStore, Sample, metric_key
 
 __all__ = [
     "API_METRICS",
@@ -31,6 +31,7 @@ __all__ = [
     "EmfMetrics",
     "LambdaMetrics",
     "QueueGauges",
+    "watched_queues",
 ]
 
 _log = logging.getLogger(__name__)
@@ -64,11 +65,15 @@ class LambdaMetrics:
 
     def invoked(self, function: str, duration_ms: float, error: bool, concurrency: int) -> None:
         """One invocation ended (or timed out)."""
-        add, key = self._store.add, self._key
-        add(key(function, "Invocations"), 1, COUNT)
-        add(key(function, "Errors"), 1 if error else 0, COUNT)
-        add(key(function, "Duration"), duration_ms, MS)
-        add(key(function, "ConcurrentExecutions"), concurrency, COUNT)
+        key = self._key
+        self._store.add_all(
+            (
+                (key(function, "Invocations"), 1, COUNT),
+                (key(function, "Errors"), 1 if error else 0, COUNT),
+                (key(function, "Duration"), duration_ms, MS),
+                (key(function, "ConcurrentExecutions"), concurrency, COUNT),
+            )
+        )
 
     def throttled(self, function: str) -> None:
         """An invocation refused for want of concurrency."""
@@ -98,13 +103,15 @@ class ApiMetrics:
             keys = self._keys[stage] = tuple(
                 metric_key(API_GATEWAY, name, dimensions) for name in self._names
             )
-        add = self._store.add
-        add(keys[0], 1, COUNT)
-        add(keys[1], 1 if 400 <= status < 500 else 0, COUNT)
-        add(keys[2], 1 if status >= 500 else 0, COUNT)
-        add(keys[3], latency_ms, MS)
+        samples: list[Sample] = [
+            (keys[0], 1, COUNT),
+            (keys[1], 1 if 400 <= status < 500 else 0, COUNT),
+            (keys[2], 1 if status >= 500 else 0, COUNT),
+            (keys[3], latency_ms, MS),
+        ]
         if integration_ms is not None:
-            add(keys[4], integration_ms, MS)
+            samples.append((keys[4], integration_ms, MS))
+        self._store.add_all(samples)
 
 
 _WRITES: Final = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -280,6 +287,7 @@ class EmfMetrics:
         self, document: Mapping[str, Any], directive: Mapping[str, Any], at: float
     ) -> None:
         namespace = str(directive["Namespace"])
+        samples: list[Sample] = []
         for names in directive.get("Dimensions") or [[]]:
             dimensions = {str(n): str(document[n]) for n in names}
             for metric in directive.get("Metrics") or []:
@@ -288,9 +296,37 @@ class EmfMetrics:
                 values = value if isinstance(value, list) else [value]
                 key = metric_key(namespace, name, dimensions)
                 unit = str(metric.get("Unit") or "None")
-                for v in values:
-                    if isinstance(v, int | float) and not isinstance(v, bool):
-                        self._store.add(key, float(v), unit, at)
+                samples += (
+                    (key, v, unit)
+                    for v in values
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                )
+        self._store.add_all(samples, at)
+
+
+def watched_queues(deployment: Any) -> set[str]:
+    """Names of the queues whose AWS/SQS metrics the program's alarms or dashboards read.
+
+    Only those are sampled: moto counts a queue's messages to answer its attributes, which costs
+    O(queue length), and the subscriber queues nobody drains locally grow all run.
+    """
+    names = {
+        str((r.outputs.get("dimensions") or {}).get("QueueName"))
+        for r in deployment.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if r.outputs.get("namespace") == SQS
+    }
+    for dashboard in deployment.of_type("aws:cloudwatch/dashboard:Dashboard"):
+        try:
+            source = dashboard.outputs.get("dashboardBody") or dashboard.inputs.get("dashboardBody")
+            body = json.loads(str(source or "{}"))
+        except ValueError:
+            continue
+        for widget in body.get("widgets") or []:
+            for row in (widget.get("properties") or {}).get("metrics") or []:
+                fields = [f for f in row if isinstance(f, str)]
+                if fields[:1] == [SQS] and "QueueName" in fields:
+                    names.add(fields[fields.index("QueueName") + 1])
+    return names - {"None"}
 
 
 class QueueGauges:

@@ -70,7 +70,8 @@ class Cell:
             self.low = value
         if value > self.high:
             self.high = value
-        key = bucket_key(value)
+        # Small whole numbers (counts, flags) are most samples: their own bucket, no log.
+        key = int(value) if 0 <= value < _EXACT_BELOW and value == int(value) else bucket_key(value)
         bucket = self.buckets.get(key)
         if bucket is None:
             self.buckets[key] = [1.0, value]

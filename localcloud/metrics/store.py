@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from localcloud.metrics.stats import Cell
 
-__all__ = ["KEEP_S", "Drained", "MetricKey", "MetricStore", "metric_key"]
+__all__ = ["KEEP_S", "Drained", "MetricKey", "MetricStore", "Sample", "metric_key"]
 
 KEEP_S: Final = 900
 """Seconds of history kept in process (the alarms look back a few seconds)."""
@@ -24,6 +24,8 @@ GRACE_S: Final = 1
 
 MetricKey = tuple[str, str, tuple[tuple[str, str], ...]]
 """(namespace, metric name, dimensions sorted by name)."""
+Sample = tuple[MetricKey, float, str]
+"""(key, value, unit)."""
 
 
 def metric_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> MetricKey:
@@ -62,6 +64,10 @@ class MetricStore:
         self, key: MetricKey, value: float, unit: str = "None", at: float | None = None
     ) -> None:
         """Record one sample of `key` (at `at`, epoch seconds; default now)."""
+        self.add_all(((key, value, unit),), at)
+
+    def add_all(self, samples: Iterable[Sample], at: float | None = None) -> None:
+        """Record samples (key, value, unit) taken at one time (`at`, epoch seconds; now)."""
         if not self.enabled:
             return
         second = int(self._clock() if at is None else at)
@@ -71,13 +77,14 @@ class MetricStore:
             cells = self._seconds.get(second)
             if cells is None:
                 cells = self._seconds[second] = {}
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = Cell()
-                if key not in self._units:
-                    self._units[key] = unit
-            cell.add(value)
-            self.samples += 1
+            for key, value, unit in samples:
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = Cell()
+                    if key not in self._units:
+                        self._units[key] = unit
+                cell.add(value)
+                self.samples += 1
 
     def drain(self, *, everything: bool = False) -> list[Drained]:
         """Every second over (with grace) not drained before; forgets those past `keep_s`.

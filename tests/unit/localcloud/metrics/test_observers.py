@@ -164,3 +164,25 @@ def test_throttled_invocations_count(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert _sum(store, "AWS/Lambda", "Throttles", FunctionName="fn-r") == 1
+
+
+def test_only_queues_the_alarms_or_dashboards_read_are_sampled() -> None:
+    from localcloud.deploy.program import Deployment, Resource
+    from localcloud.metrics.observers import watched_queues
+
+    deployment = Deployment("dev")
+    alarm = {"namespace": "AWS/SQS", "dimensions": {"QueueName": "dlq"}}
+    other = {"namespace": "AWS/Lambda", "dimensions": {"FunctionName": "f"}}
+    body = {
+        "widgets": [
+            {"properties": {"metrics": [["AWS/SQS", "X", "QueueName", "spill", {"label": "s"}]]}},
+            {"properties": {"metrics": [["AWS/Lambda", "Errors", "FunctionName", "f"]]}},
+        ]
+    }
+    for name, typ, outputs in (
+        ("a", "aws:cloudwatch/metricAlarm:MetricAlarm", alarm),
+        ("b", "aws:cloudwatch/metricAlarm:MetricAlarm", other),
+        ("d", "aws:cloudwatch/dashboard:Dashboard", {"dashboardBody": json.dumps(body)}),
+    ):
+        deployment.resources.append(Resource(typ, name, name, True, {}, outputs))
+    assert watched_queues(deployment) == {"dlq", "spill"}
