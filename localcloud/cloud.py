@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import boto3
 from aiohttp import web
 
-from infra.outputs import DASHBOARD_URL, INGEST_TOKEN, WS_URL
+from infra.outputs import CLOUDWATCH_DASHBOARD_URL, DASHBOARD_URL, INGEST_TOKEN, WS_URL
 from localcloud.alarms.evaluator import build_alarms
 from localcloud.deploy.program import Deployment, run_program
 from localcloud.deploy.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
@@ -34,6 +34,7 @@ from localcloud.deploy.stackconfig import StackConfig, load_stack_config, projec
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
 from localcloud.gateway.app import DASHBOARD_PREFIX, build_app
+from localcloud.gateway.cloudwatch import CONSOLE_PREFIX, DashboardConsole
 from localcloud.gateway.headersize import PARSER_LIMIT_BYTES
 from localcloud.gateway.httpapi import HttpApi, build_http_apis
 from localcloud.gateway.restapi import RestApi, build_rest_apis
@@ -112,6 +113,7 @@ class LocalCloud:
             lines=self.emf.line if options.metrics else None,
         )
         self._runner: web.AppRunner | None = None
+        self._publisher: MetricPublisher | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
 
@@ -120,7 +122,8 @@ class LocalCloud:
         """The program's exports, resolved to local values (secrets in clear).
 
         `dashboard_url` is the gateway's own page (`/dashboard/`) with the WebSocket URL and the
-        ingest token in its query, whatever the program exports for it (on AWS: CloudFront).
+        ingest token in its query, whatever the program exports for it (on AWS: CloudFront);
+        `cloudwatch_dashboard_url` is the gateway's page of that CloudWatch dashboard.
         """
         if self.deployment is None:
             return {}
@@ -129,6 +132,13 @@ class LocalCloud:
         if self.gateway_url and ws_url and token and self._dashboard_dir() is not None:
             query = urlencode({"ws": ws_url, "token": token})
             exports[DASHBOARD_URL] = f"{self.gateway_url}{DASHBOARD_PREFIX}/?{query}"
+        console = str(exports.get(CLOUDWATCH_DASHBOARD_URL) or "")
+        name = console.rsplit("/", 1)[-1]
+        if self.gateway_url and name in self._dashboards():
+            # On AWS the console's URL; here the gateway's page of the same dashboard.
+            exports[CLOUDWATCH_DASHBOARD_URL] = (
+                f"{self.gateway_url}{CONSOLE_PREFIX}/dashboards/{name}"
+            )
         return exports
 
     @property
@@ -136,6 +146,25 @@ class LocalCloud:
         """Output keys not to print: the program's secrets, and the local `dashboard_url`."""
         secret = set(self.deployment.secret_exports) if self.deployment else set()
         return secret | {DASHBOARD_URL} if DASHBOARD_URL in self.outputs else secret
+
+    def _dashboards(self) -> list[str]:
+        """Names of the CloudWatch dashboards the program declares."""
+        deployment = self.deployment or Deployment("")
+        return [
+            str(r.outputs.get("dashboardName") or r.id)
+            for r in deployment.of_type("aws:cloudwatch/dashboard:Dashboard")
+        ]
+
+    def cloudwatch(self) -> Any:
+        """A boto3 CloudWatch client of moto (the local CloudWatch)."""
+        assert self.config is not None, "the cloud is not started"
+        session = moto_session(self.config.region)
+        return session.client("cloudwatch", endpoint_url=self._moto.endpoint)
+
+    async def flush_metrics(self) -> None:
+        """Put every metric recorded so far into the local CloudWatch now."""
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.flush, everything=True)
 
     def _dashboard_dir(self) -> Path | None:
         """The project's `dashboard/`, if it holds the page."""
@@ -233,7 +262,7 @@ class LocalCloud:
             self.notes.extend(notes)
             http_apis = build_http_apis(deployment, self.functions, config.region)
             rest_apis = build_rest_apis(deployment, self.functions)
-            publisher = self._observe(deployment, http_apis, rest_apis, clients)
+            publisher = self._publisher = self._observe(deployment, http_apis, rest_apis, clients)
             for poller in pollers:
                 if isinstance(poller, StreamPoller):
                     # LATEST is taken now, so that a write after "ready" is never missed.
@@ -247,6 +276,7 @@ class LocalCloud:
                 pollers=pollers,
                 alarms=alarms,
                 metrics=publisher,
+                console=DashboardConsole(clients("cloudwatch"), self._dashboards()),
                 dashboard_dir=self._dashboard_dir(),
             )
             self._runner = web.AppRunner(

@@ -4,8 +4,10 @@
 stages as the first segment; REST and WebSocket APIs: stage first, the latter with its
 `@connections` management API under the stage). `/_localcloud/health` and
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
-`/dashboard/` serves the static live dashboard (`dashboard/` of the project; API ids are 10
-characters, so never `dashboard`); on AWS the same files would sit behind CloudFront.
+`/_localcloud/cloudwatch/dashboards/<name>` draws the program's CloudWatch dashboards from the
+local CloudWatch (`cloudwatch`). `/dashboard/` serves the static live dashboard (`dashboard/` of
+the project; API ids are 10 characters, so never `dashboard`); on AWS the same files would sit
+behind CloudFront.
 `/openapi.json` is the APIs' OpenAPI document with this gateway's URLs (`openapi`).
 Pollers and the alarm evaluator run as the app's background tasks (`cleanup_ctx`), so they stop
 with it; `/_localcloud/alarms` shows each alarm's state (`localcloud.alarms`), and
@@ -26,6 +28,7 @@ from aiohttp import web
 
 from localcloud.alarms.evaluator import AlarmEvaluator
 from localcloud.faults import FaultInjector, FaultSettingsError, parse_settings
+from localcloud.gateway.cloudwatch import DashboardConsole
 from localcloud.gateway.events import gateway_error
 from localcloud.gateway.headersize import oversized
 from localcloud.gateway.httpapi import HttpApi
@@ -210,6 +213,7 @@ def build_app(
     pollers: list[Poller],
     alarms: AlarmEvaluator | None = None,
     metrics: MetricPublisher | None = None,
+    console: DashboardConsole | None = None,
     dashboard_dir: Path | None = None,
 ) -> web.Application:
     """The gateway application (serving `dashboard_dir` at `/dashboard/` if it has a page)."""
@@ -232,6 +236,8 @@ def build_app(
     app.router.add_get(OPENAPI_PATH, openapi_handler(app[HTTP_APIS], app[REST_APIS]))
     if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
         _add_dashboard(app, dashboard_dir)
+    if console is not None:
+        console.add_routes(app, ADMIN_PREFIX)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     app.cleanup_ctx.append(_run_pollers)
     app.cleanup_ctx.append(_run_alarms)

@@ -17,8 +17,9 @@ from localcloud.metrics.stats import Cell
 
 __all__ = ["KEEP_S", "Drained", "MetricKey", "MetricStore", "Sample", "metric_key"]
 
-KEEP_S: Final = 900
-"""Seconds of history kept in process (the alarms look back a few seconds)."""
+KEEP_S: Final = 120
+"""Seconds of history kept in process: the alarms look back at most their evaluation periods
+(a second each locally); CloudWatch (moto) keeps the rest."""
 GRACE_S: Final = 1
 """A second is drained this long after it ends: samples recorded a little late still make it."""
 
