@@ -15,6 +15,8 @@ from moto import mock_aws
 
 from localcloud.faults import (
     CRASH,
+    FAIL_INVOCATIONS,
+    THROTTLE_READS,
     THROTTLE_WRITES,
     UNAVAILABLE,
     FaultInjector,
@@ -240,3 +242,31 @@ def test_a_crash_needs_a_successful_write(
     counters = faults.snapshot()[CRASH]
     assert (counters["injected"], counters["passed"]) == (0, 1)
     assert stored(ddb) == []
+
+
+def test_throttled_reads_fail_as_dynamodb_refuses_and_writes_pass(
+    faults: FaultInjector, ddb: Any
+) -> None:
+    set_faults(faults, {"throttle_reads": 1})
+    ddb.put_item(TableName=TABLE, Item={"k": {"S": "a"}})  # writes are not throttled
+    for read in (
+        lambda: ddb.scan(TableName=TABLE),
+        lambda: ddb.get_item(TableName=TABLE, Key={"k": {"S": "a"}}),
+    ):
+        with pytest.raises(ClientError) as refused:
+            read()
+        assert refused.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert faults.snapshot()[THROTTLE_READS]["injected"] == 2
+
+
+def test_failed_invocations_target_one_function_and_count(faults: FaultInjector) -> None:
+    set_faults(faults, {"fail_invocations": {"function": "ingest-fn", "share": 1.0}})
+    assert faults.invocation_fault("query-fn") is None
+    reason = faults.invocation_fault("ingest-fn")
+    assert reason is not None and "ingest-fn died before its handler ran" in reason
+    snapshot = faults.snapshot()[FAIL_INVOCATIONS]
+    assert (snapshot["function"], snapshot["injected"]) == ("ingest-fn", 1)
+    set_faults(faults, {"fail_invocations": None})
+    assert faults.invocation_fault("ingest-fn") is None
+    with pytest.raises(FaultSettingsError, match="no function named"):
+        parse_settings({"fail_invocations": {"function": "x", "share": 1}}, functions={"y"})
