@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from typing import Any
 
 import aiohttp
 
 from infra import outputs
-from localcloud.launcher import CloudProcess
+from localcloud.launcher import ROOT, CloudProcess
 from tests.functional.cwmetrics import alarm, flush, total
 from tests.functional.ticks import auth, ingest, make_ticks, new_symbol
 
@@ -120,3 +122,31 @@ async def test_injected_write_throttles_are_throttle_events(
     assert thrown > 0
     assert delta["requests"] == thrown
     assert delta["events"] >= thrown
+
+
+async def test_saved_insights_queries_run_over_the_functions_logs(
+    local_cloud: CloudProcess, http: aiohttp.ClientSession
+) -> None:
+    # GIVEN ingest traffic (its EMF lines carry DurationMs)
+    symbol = new_symbol()
+    start = int(time.time() * 1000) - 60_000
+    for i in range(3):
+        status, _ = await ingest(
+            http, local_cloud, make_ticks(symbol, 2, start_ms=start + i * 5000)
+        )
+        assert status == 200
+    function = (await alarm(http, local_cloud, "ingest-errors"))["metric"]["dimensions"]
+    # WHEN the program's p95-by-function query runs over the local logs
+    state = local_cloud.directory / "state.json"
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "localcloud", "insights", "p95-by-function",
+        "--state", str(state), "--json",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    # THEN the ingest function has a row with at least those invocations and its percentiles
+    rows = {row["FunctionName"]: row for row in map(json.loads, out.decode().splitlines())}
+    ingest_row = rows[function["FunctionName"]]
+    assert ingest_row["invocations"] >= 3
+    assert 0 < ingest_row["p50"] <= ingest_row["p95"] <= ingest_row["max"]
