@@ -2,9 +2,10 @@
 
 `python -m bench.local_throughput [--duration 30] [--rates-1 ...] [--rates-100 ...]
 [--no-metrics]` starts `python -m localcloud up` (dev stack, ingest stage limits raised so the
-stage throttle is not what is measured; `--no-metrics`: without CloudWatch metrics), then for 1-tick and 100-tick requests steps the rate up with the load
-generator (`python -m loadgen`, open loop, latency from the planned send time) until a step
-fails, and prints the best passing rate and the CPU each process used during each step.
+stage throttle is not what is measured; `--no-metrics`: without CloudWatch metrics), then for
+1-tick and 100-tick requests steps the rate up with the load generator (`python -m loadgen`,
+open loop, latency from the planned send time) until a step fails, and prints the best passing
+rate and the CPU each process used during each step.
 Figures are printed, never asserted.
 """
 

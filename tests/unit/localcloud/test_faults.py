@@ -249,12 +249,13 @@ def test_throttled_reads_fail_as_dynamodb_refuses_and_writes_pass(
 ) -> None:
     set_faults(faults, {"throttle_reads": 1})
     ddb.put_item(TableName=TABLE, Item={"k": {"S": "a"}})  # writes are not throttled
-    for read in (
-        lambda: ddb.scan(TableName=TABLE),
-        lambda: ddb.get_item(TableName=TABLE, Key={"k": {"S": "a"}}),
-    ):
+    reads: list[tuple[str, dict[str, Any]]] = [
+        ("scan", {"TableName": TABLE}),
+        ("get_item", {"TableName": TABLE, "Key": {"k": {"S": "a"}}}),
+    ]
+    for operation, request in reads:
         with pytest.raises(ClientError) as refused:
-            read()
+            getattr(ddb, operation)(**request)
         assert refused.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert faults.snapshot()[THROTTLE_READS]["injected"] == 2
 

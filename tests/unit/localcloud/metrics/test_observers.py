@@ -6,6 +6,7 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -98,7 +99,7 @@ def test_dynamodb_calls_give_latency_capacity_and_throttle_events(fake_aws_env: 
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        items = [
+        items: list[Any] = [
             {"PutRequest": {"Item": {"k": {"S": f"k{i}"}, "b": {"B": b"x" * 1500}}}}
             for i in range(4)
         ]

@@ -413,10 +413,13 @@ def test_contract_cloudwatch_metrics_moto_expands_counts_and_knows_no_percentile
         assert kinds == [MetricDatum] * 4 + [MetricAggregatedDatum]
         # The shapes the patch builds on: parsed timestamps, Dimension objects, the attributes.
         datum = backend.metric_data[-1]
+        assert isinstance(datum, MetricAggregatedDatum)
         assert datum.timestamp == at.replace(tzinfo=None)  # naive UTC, as the queries
         assert [(d.name, d.value) for d in datum.dimensions] == [("F", "f")]
         assert (datum.min, datum.max, datum.sample_count, datum.sum) == (1.0, 3.0, 2.0, 4.0)
-        assert backend.metric_data[0].value == 1.0
+        first = backend.metric_data[0]
+        assert isinstance(first, MetricDatum)
+        assert first.value == 1.0
         query = {
             "Id": "q",
             "MetricStat": {"Metric": {"Namespace": "N", **metric}, "Period": 60, "Stat": "Sum"},
@@ -439,8 +442,8 @@ def test_contract_cloudwatch_metrics_moto_expands_counts_and_knows_no_percentile
         )["Datapoints"]
         assert len(points) == 1
         assert "ExtendedStatistics" not in points[0]
-        naive = [window[k].replace(tzinfo=None) for k in ("StartTime", "EndTime")]
-        stats = backend.get_metric_statistics("N", "Duration", *naive, 60, ["Sum"], [])
+        start, end = (window[k].replace(tzinfo=None) for k in ("StartTime", "EndTime"))
+        stats = backend.get_metric_statistics("N", "Duration", start, end, 60, ["Sum"], [])
         assert len(stats[0].metric_data) == 5
         # ...and a datapoint object's `extended_statistics` is what the serializer would send.
         assert _serialised_extended_statistics() == {"p50": 1.0}
