@@ -1,15 +1,17 @@
 """Highest constant rate the local cloud sustains: p95 <= 100 ms, no errors, for 30 s.
 
-`python -m bench.local_throughput [--duration 30] [--rates-1 ...] [--rates-100 ...]` starts
-`python -m localcloud up` (dev stack, ingest stage limits raised so the stage throttle is not
-what is measured), then for 1-tick and 100-tick requests steps the rate up with the load
-generator (`python -m loadgen`, open loop, latency from the planned send time) until a step
-fails, and prints the best passing rate and the CPU each process used during each step.
+`python -m bench.local_throughput [--duration 30] [--rates-1 ...] [--rates-100 ...]
+[--no-metrics]` starts `python -m localcloud up` (dev stack, ingest stage limits raised so the
+stage throttle is not what is measured; `--no-metrics`: without CloudWatch metrics), then for
+1-tick and 100-tick requests steps the rate up with the load generator (`python -m loadgen`,
+open loop, latency from the planned send time) until a step fails, and prints the best passing
+rate and the CPU each process used during each step.
 Figures are printed, never asserted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -80,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rates-1", type=int, nargs="+", default=[100, 150, 200, 300, 400, 500, 600]
     )
     parser.add_argument("--rates-100", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250])
+    parser.add_argument(
+        "--no-metrics", dest="metrics", action="store_false",
+        help="run the cloud without CloudWatch metrics (to measure what they cost)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
-        cloud = launch(Path(tmp), NO_STAGE_THROTTLE)
+        cloud = launch(Path(tmp), dataclasses.replace(NO_STAGE_THROTTLE, metrics=args.metrics))
         pids = {"localcloud": cloud.process.pid, "moto": cloud.moto_pid}
         outputs = Path(tmp) / "outputs.json"
         best: dict[int, dict[str, Any] | None] = {}

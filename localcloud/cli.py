@@ -103,6 +103,10 @@ def _parser() -> UsageParser:
             help=f"threads running function invocations (default {CloudOptions.workers})",
         )  # fmt: skip
         command.add_argument(
+            "--no-metrics", dest="metrics", action="store_false",
+            help="record no CloudWatch metrics (to measure what recording them costs)",
+        )  # fmt: skip
+        command.add_argument(
             "--outputs", type=Path, default=None,
             help="where to write the stack outputs (default .localcloud/outputs.json; "
             "demo: outputs.json in --out-dir)",
@@ -117,6 +121,17 @@ def _parser() -> UsageParser:
         )  # fmt: skip
         if name == "demo":
             _demo_arguments(command)
+    insights = commands.add_parser(
+        "insights",
+        help="run one of the program's saved Logs Insights queries over the local logs",
+        description="Run a saved Logs Insights query over the functions' local log files.",
+    )
+    insights.add_argument("name", help="the query's name, or its last segment (p95-by-function)")
+    insights.add_argument(
+        "--state", type=Path, default=_DEFAULT_DIR / "state.json",
+        help="the local cloud's state file (default .localcloud/state.json)",
+    )  # fmt: skip
+    insights.add_argument("--json", action="store_true", help="one JSON object per row")
     return parser
 
 
@@ -159,6 +174,7 @@ def _options(args: argparse.Namespace) -> CloudOptions:
         port=args.port,
         fail_writes=args.fail_writes,
         workers=args.workers,
+        metrics=args.metrics,
         # Function logs live beside the outputs file, so a test's cloud writes into its tmp dir.
         log_dir=args.outputs.parent / "logs" if args.outputs else None,
     )
@@ -198,6 +214,15 @@ def main(argv: Sequence[str]) -> int:
     """Entry point of `python -m localcloud`; the exit status."""
     began = time.monotonic()
     args = _parser().parse_args(list(argv))
+    if args.command == "insights":
+        from localcloud.insights.command import InsightsError, print_result, run_named
+
+        try:
+            definition, result = run_named(args.state, args.name)
+        except InsightsError as exc:
+            return usage_error("localcloud insights", exc)
+        print_result(definition, result, as_json=args.json)
+        return 0
     # The event loop and the Lambda threads share one GIL: hand it over quickly (see motoproc).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.basicConfig(

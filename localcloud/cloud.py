@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,14 @@ from urllib.parse import urlencode
 import boto3
 from aiohttp import web
 
-from infra.outputs import DASHBOARD_URL, QUERY_API_KEY, QUERY_BASE_URL, READ_TOKEN, WS_URL
+from infra.outputs import (
+    CLOUDWATCH_DASHBOARD_URL,
+    DASHBOARD_URL,
+    QUERY_API_KEY,
+    QUERY_BASE_URL,
+    READ_TOKEN,
+    WS_URL,
+)
 from localcloud.alarms.evaluator import build_alarms
 from localcloud.deploy.program import Deployment, run_program
 from localcloud.deploy.provision import ACCEPTED, EMULATED, LocalProvider, moto_session
@@ -34,10 +41,22 @@ from localcloud.deploy.stackconfig import StackConfig, load_stack_config, projec
 from localcloud.errors import LocalCloudError
 from localcloud.faults import FaultInjector
 from localcloud.gateway.app import DASHBOARD_PREFIX, build_app
+from localcloud.gateway.cloudwatch import CONSOLE_PREFIX, DashboardConsole
 from localcloud.gateway.headersize import PARSER_LIMIT_BYTES
-from localcloud.gateway.httpapi import build_http_apis
-from localcloud.gateway.restapi import build_rest_apis
+from localcloud.gateway.httpapi import HttpApi, build_http_apis
+from localcloud.gateway.restapi import RestApi, build_rest_apis
 from localcloud.gateway.websocket import build_websocket_apis, management_endpoints
+from localcloud.insights.command import QUERY_DEFINITION, definitions
+from localcloud.metrics.observers import (
+    ApiMetrics,
+    DynamoDBMetrics,
+    EmfMetrics,
+    LambdaMetrics,
+    QueueGauges,
+    watched_queues,
+)
+from localcloud.metrics.publish import MetricPublisher
+from localcloud.metrics.store import MetricStore
 from localcloud.moto.server import MotoServer
 from localcloud.runtime import environ
 from localcloud.runtime.functions import FunctionSpec, LambdaFunction, runtime_environment
@@ -68,6 +87,8 @@ class CloudOptions:
     project_root: Path = PROJECT_ROOT
     log_dir: Path | None = None
     """Where each function's stdout goes (default `<project>/.localcloud/logs`)."""
+    metrics: bool = True
+    """Record CloudWatch metrics (False: nothing is observed, to measure what it costs)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_writes <= 1.0:
@@ -92,8 +113,14 @@ class LocalCloud:
         """Start-up remarks: types not emulated, generated secrets, where code came from."""
         self.functions: dict[str, LambdaFunction] = {}
         self._moto = MotoServer()
-        self.logs = FunctionLogs(options.log_dir or options.project_root / ".localcloud" / "logs")
+        self.metrics = MetricStore(enabled=options.metrics)
+        self.emf = EmfMetrics(self.metrics)
+        self.logs = FunctionLogs(
+            options.log_dir or options.project_root / ".localcloud" / "logs",
+            lines=self.emf.line if options.metrics else None,
+        )
         self._runner: web.AppRunner | None = None
+        self._publisher: MetricPublisher | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
 
@@ -103,7 +130,8 @@ class LocalCloud:
 
         `dashboard_url` is the gateway's own page (`/dashboard/`) with the WebSocket URL and the
         read token in its query, and the query API's URL and key (the candles' history), whatever
-        the program exports for it (on AWS: CloudFront).
+        the program exports for it (on AWS: CloudFront);
+        `cloudwatch_dashboard_url` is the gateway's page of that CloudWatch dashboard.
         """
         if self.deployment is None:
             return {}
@@ -116,6 +144,13 @@ class LocalCloud:
                 page |= {"query": exports[QUERY_BASE_URL], "key": exports[QUERY_API_KEY]}
             query = urlencode(page)
             exports[DASHBOARD_URL] = f"{self.gateway_url}{DASHBOARD_PREFIX}/?{query}"
+        console = str(exports.get(CLOUDWATCH_DASHBOARD_URL) or "")
+        name = console.rsplit("/", 1)[-1]
+        if self.gateway_url and name in self._dashboards():
+            # On AWS the console's URL; here the gateway's page of the same dashboard.
+            exports[CLOUDWATCH_DASHBOARD_URL] = (
+                f"{self.gateway_url}{CONSOLE_PREFIX}/dashboards/{name}"
+            )
         return exports
 
     @property
@@ -123,6 +158,25 @@ class LocalCloud:
         """Output keys not to print: the program's secrets, and the local `dashboard_url`."""
         secret = set(self.deployment.secret_exports) if self.deployment else set()
         return secret | {DASHBOARD_URL} if DASHBOARD_URL in self.outputs else secret
+
+    def _dashboards(self) -> list[str]:
+        """Names of the CloudWatch dashboards the program declares."""
+        deployment = self.deployment or Deployment("")
+        return [
+            str(r.outputs.get("dashboardName") or r.id)
+            for r in deployment.of_type("aws:cloudwatch/dashboard:Dashboard")
+        ]
+
+    def cloudwatch(self) -> Any:
+        """A boto3 CloudWatch client of moto (the local CloudWatch)."""
+        assert self.config is not None, "the cloud is not started"
+        session = moto_session(self.config.region)
+        return session.client("cloudwatch", endpoint_url=self._moto.endpoint)
+
+    async def flush_metrics(self) -> None:
+        """Put every metric recorded so far into the local CloudWatch now."""
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.flush, everything=True)
 
     def _dashboard_dir(self) -> Path | None:
         """The project's `dashboard/`, if it holds the page."""
@@ -216,20 +270,25 @@ class LocalCloud:
                 build_pollers, deployment, self.functions, clients, config.region
             )
             self.notes.extend(notes)
-            alarms, notes = build_alarms(deployment, self.functions, clients, config.region)
+            alarms, notes = build_alarms(deployment, self.metrics, clients, config.region)
             self.notes.extend(notes)
+            http_apis = build_http_apis(deployment, self.functions, config.region)
+            rest_apis = build_rest_apis(deployment, self.functions)
+            publisher = self._publisher = self._observe(deployment, http_apis, rest_apis, clients)
             for poller in pollers:
                 if isinstance(poller, StreamPoller):
                     # LATEST is taken now, so that a write after "ready" is never missed.
                     await asyncio.to_thread(poller.prepare)
             app = build_app(
-                http_apis=build_http_apis(deployment, self.functions, config.region),
-                rest_apis=build_rest_apis(deployment, self.functions),
+                http_apis=http_apis,
+                rest_apis=rest_apis,
                 ws_apis=build_websocket_apis(deployment, self.functions, config.region),
                 functions={f.spec.name: f for f in set(self.functions.values())},
                 faults=self.faults,
                 pollers=pollers,
                 alarms=alarms,
+                metrics=publisher,
+                console=DashboardConsole(clients("cloudwatch"), self._dashboards()),
                 dashboard_dir=self._dashboard_dir(),
             )
             self._runner = web.AppRunner(
@@ -251,7 +310,36 @@ class LocalCloud:
         # Handlers call `boto3.client(...)`, which uses boto3's default session. A fresh one
         # keeps any session this process made earlier (with real settings) away from them.
         boto3.DEFAULT_SESSION = boto3.session.Session()
+        if self.options.metrics:
+            DynamoDBMetrics(self.metrics).install(boto3.DEFAULT_SESSION._session)
         self.faults.install(boto3.DEFAULT_SESSION._session)
+
+    def _observe(
+        self,
+        deployment: Deployment,
+        http_apis: Mapping[str, HttpApi],
+        rest_apis: Mapping[str, RestApi],
+        clients: Callable[[str], Any],
+    ) -> MetricPublisher | None:
+        """Attach the metric observers to functions and APIs; the publisher (None: no metrics)."""
+        if not self.options.metrics:
+            return None
+        store = self.metrics
+        lambdas = LambdaMetrics(store)
+        for function in set(self.functions.values()):
+            function.observer = lambdas
+        for api_id, http_api in http_apis.items():
+            http_api.metrics = ApiMetrics(store, kind="http", dimensions={"ApiId": api_id})
+        for rest_api in rest_apis.values():
+            rest_api.metrics = ApiMetrics(store, kind="rest", dimensions={"ApiName": rest_api.name})
+        watched = watched_queues(deployment)
+        queues = {
+            str(q.outputs.get("name")): str(q.outputs.get("url"))
+            for q in deployment.of_type("aws:sqs/queue:Queue")
+            if str(q.outputs.get("name")) in watched
+        }
+        gauges = QueueGauges(store, clients("sqs"), queues)
+        return MetricPublisher(store, clients("cloudwatch"), gauges=gauges)
 
     async def _load_functions(self, deployment: Deployment, region: str, endpoint: str) -> None:
         assert self._executor is not None
@@ -264,6 +352,7 @@ class LocalCloud:
                 self._executor,
                 logs=self.logs,
             )
+            function.fault = self.faults.invocation_fault
             await asyncio.to_thread(function.load)
             for alias in (spec.name, spec.arn, f"{spec.arn}:$LATEST"):
                 self.functions[alias] = function
@@ -358,6 +447,13 @@ class LocalCloud:
                 if r.custom
             ],
             "notes": list(self.notes),
+            "insights": {
+                "queries": definitions([r.inputs for r in deployment.of_type(QUERY_DEFINITION)]),
+                "logs": {
+                    f.spec.log_group: str(self.logs.path(f.spec.name))
+                    for f in set(self.functions.values())
+                },
+            },
         }
 
     def write_files(self, outputs_path: Path, state_path: Path) -> None:

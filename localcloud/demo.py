@@ -2,7 +2,9 @@
 
 Start the local cloud (ephemeral ports), write its outputs file, run `python -m loadgen` against
 that file as a child process (its own interpreter, so the generator and the cloud do not share a
-GIL) with `--verify`, `--json` and `--plot`, and stop everything. The exit status is 0 only if the
+GIL) with `--verify`, `--json` and `--plot`, read the run's headline figures back from the local
+CloudWatch (`localcloud.metrics.report`), stop everything, and print them with the URL of the
+program's CloudWatch dashboard page. The exit status is 0 only if the
 run had no errors and every acknowledged tick was read back exactly once.
 """
 
@@ -19,12 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from rich.console import Console
+
+from infra.outputs import CLOUDWATCH_DASHBOARD_URL, TABLE_NAME
 from localcloud.cloud import CloudOptions, LocalCloud
+from localcloud.metrics.report import Figure, report_table, run_figures
 
 __all__ = ["DemoSettings", "run_demo"]
 
 _SYMBOLS: Final = 8
 _SEED: Final = 1
+_TABLE_WIDTH: Final = 120
 _SLACK_S: Final = 45.0
 """Time the load generator gets beyond the load itself: start-up, verify read-back, the plot."""
 _SUSTAINED: Final = (
@@ -118,6 +125,17 @@ async def _run_loadgen(argv: list[str], timeout_s: float, say: IO[str]) -> int |
                 await process.wait()
 
 
+async def _figures(cloud: LocalCloud, start: float, end: float) -> list[Figure]:
+    """The run's headline figures from the local CloudWatch (none if metrics are off)."""
+    if not cloud.options.metrics:
+        return []
+    await cloud.flush_metrics()
+    table = str(cloud.outputs.get(TABLE_NAME, ""))
+    return await asyncio.to_thread(
+        run_figures, cloud.cloudwatch(), start=start, end=end, table_name=table
+    )
+
+
 def _verdict(summary: dict[str, Any] | None, loadgen_status: int | None) -> list[str]:
     """Why the demo failed (empty: it passed)."""
     if summary is None:
@@ -170,10 +188,15 @@ async def run_demo(options: CloudOptions, settings: DemoSettings) -> int:
             )
             for note in cloud.notes:
                 print(f"  note: {note}", file=say)
+            dashboard = cloud.outputs.get(CLOUDWATCH_DASHBOARD_URL)
+            if dashboard:
+                print(f"localcloud demo: CloudWatch dashboard {dashboard}", file=say)
             argv = _loadgen_argv(settings, outputs, json_path, png)
             print(f"localcloud demo: running {' '.join(argv[1:])}", file=say, flush=True)
             timeout_s = settings.duration_s + settings.warmup_s + _SLACK_S
+            load_began = time.time()
             status = await _run_loadgen(argv, timeout_s, say)
+            figures = await _figures(cloud, load_began, time.time())
         print("localcloud demo: local cloud stopped (gateway, functions, moto)", file=say)
     summary = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else None
     problems = _verdict(summary, status)
@@ -181,6 +204,13 @@ async def run_demo(options: CloudOptions, settings: DemoSettings) -> int:
     print(f"localcloud demo: plot    {png}", file=say)
     print(f"localcloud demo: handler log {handler_log}", file=say)
     took = time.monotonic() - began
+    if figures:
+        Console(file=say, width=_TABLE_WIDTH).print(
+            report_table(figures, "the local CloudWatch, GetMetricData")
+        )
+        if dashboard:
+            print(f"localcloud demo: CloudWatch dashboard {dashboard} (served while the cloud"
+                  " runs: `python -m localcloud up` keeps it up)", file=say)  # fmt: skip
     if problems:
         for problem in problems:
             print(f"localcloud demo: FAILED: {problem}", file=say)

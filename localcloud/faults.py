@@ -1,15 +1,17 @@
-"""Fault injection: throttled writes, a DynamoDB outage, a function crashing mid-write, and the
-HTTP API refusing or losing answers.
+"""Fault injection: throttled writes and reads, a DynamoDB outage, functions crashing or dying,
+and the HTTP API refusing or losing answers.
 
-Implemented as botocore hooks on the boto3 session the Lambda environments use: no proxy, no
-change in moto, and the handlers see exactly what they would see from AWS. Chosen over a proxy in
-front of moto: one more process and one more HTTP hop on the hot path for nothing. Three modes,
-each a share of calls (0..1), set at run time and optionally for a bounded time:
+Implemented as botocore hooks on the boto3 session the Lambda environments use (and, for the
+last mode, a check the runtime makes before each invocation): no proxy, no change in moto, and
+the handlers see exactly what they would see from AWS. Chosen over a proxy in front of moto: one
+more process and one more HTTP hop on the hot path for nothing. Five modes, each a share of calls
+(0..1), set at run time and optionally for a bounded time:
 
 - `throttle_writes`: a share of DynamoDB `BatchWriteItem`/`PutItem` calls answer
   `ProvisionedThroughputExceededException`. Injected in `before-call`, so botocore's own retry
   does not apply (each call fails or passes once): the share is what the handler's retry and
   spill logic sees, which is what this mode exists to exercise.
+- `throttle_reads`: the same for DynamoDB's reads (`GetItem`, `BatchGetItem`, `Query`, `Scan`).
 - `unavailable`: a share of every DynamoDB call (reads too) cannot reach the service. botocore
   sees that as `EndpointConnectionError` ("Could not connect to the endpoint URL") — what clients
   got when DynamoDB's regional endpoint stopped resolving (us-east-1, October 2025), and what a
@@ -23,6 +25,11 @@ each a share of calls (0..1), set at run time and optionally for a bounded time:
   Gateway answers 500. That is a function dying between two write calls (timeout, out of memory,
   a bug). Decided per write call; the ingest function makes one call per request of up to 25
   blocks, so for it this is the share of invocations.
+- `fail_invocations`: a share of the invocations of one named function die before the handler
+  runs, whatever it does: Lambda's `Runtime.ExitError`, what an out-of-memory kill or a crashed
+  runtime gives. The invocation counts as an error (API Gateway answers 500/502, a stream or
+  queue mapping retries); this is how a test makes any function fail, even one that makes no
+  AWS call or catches every error.
 
 Two more act in the gateway, on HTTP API (ingest) requests, for clients' retry logic: a share of
 requests answered `429` before the route runs (`http_throttle`, API Gateway's throttle) and a
@@ -49,9 +56,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "CRASH",
+    "FAIL_INVOCATIONS",
     "HTTP_THROTTLE",
     "HTTP_UNAVAILABLE",
     "MODES",
+    "READ_OPERATIONS",
+    "THROTTLE_READS",
     "THROTTLE_WRITES",
     "UNAVAILABLE",
     "WRITE_OPERATIONS",
@@ -64,12 +74,25 @@ __all__ = [
 ]
 
 WRITE_OPERATIONS: Final = ("BatchWriteItem", "PutItem")
+READ_OPERATIONS: Final = ("GetItem", "BatchGetItem", "Query", "Scan")
 THROTTLE_WRITES: Final = "throttle_writes"
+THROTTLE_READS: Final = "throttle_reads"
 UNAVAILABLE: Final = "unavailable"
 CRASH: Final = "crash"
+FAIL_INVOCATIONS: Final = "fail_invocations"
 HTTP_THROTTLE: Final = "http_throttle"
 HTTP_UNAVAILABLE: Final = "http_unavailable"
-MODES: Final = (THROTTLE_WRITES, UNAVAILABLE, CRASH, HTTP_THROTTLE, HTTP_UNAVAILABLE)
+MODES: Final = (
+    THROTTLE_WRITES,
+    THROTTLE_READS,
+    UNAVAILABLE,
+    CRASH,
+    FAIL_INVOCATIONS,
+    HTTP_THROTTLE,
+    HTTP_UNAVAILABLE,
+)
+_TARGETED: Final = (CRASH, FAIL_INVOCATIONS)
+"""Modes that target one function (set as `{"function", "share"}`)."""
 LEGACY_THROTTLE: Final = "fail_writes"
 """The first name of `throttle_writes` (CLI `--fail-writes`), still accepted and reported."""
 FUNCTION_ENV: Final = "AWS_LAMBDA_FUNCTION_NAME"
@@ -87,7 +110,7 @@ class InjectedCrash(RuntimeError):
 
 
 class CrashSettings(BaseModel):
-    """`{"function": <physical name>, "share": P}`."""
+    """`{"function": <physical name>, "share": P}` (the modes that target one function)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -102,9 +125,12 @@ class FaultSettings(BaseModel):
 
     throttle_writes: Share = 0.0
     fail_writes: Share = 0.0
+    throttle_reads: Share = 0.0
     unavailable: Share = 0.0
     crash: CrashSettings | None = None
     """null switches the crash mode off."""
+    fail_invocations: CrashSettings | None = None
+    """null switches it off."""
     http_throttle: Share = 0.0
     http_unavailable: Share = 0.0
     for_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_FOR_S)] | None = None
@@ -118,11 +144,14 @@ class FaultSettings(BaseModel):
             out[THROTTLE_WRITES] = self.throttle_writes
         elif LEGACY_THROTTLE in fields:
             out[THROTTLE_WRITES] = self.fail_writes
-        if UNAVAILABLE in fields:
-            out[UNAVAILABLE] = self.unavailable
-        if CRASH in fields:
-            out[CRASH] = self.crash
-        for name in (HTTP_THROTTLE, HTTP_UNAVAILABLE):
+        for name in (
+            THROTTLE_READS,
+            UNAVAILABLE,
+            CRASH,
+            FAIL_INVOCATIONS,
+            HTTP_THROTTLE,
+            HTTP_UNAVAILABLE,
+        ):
             if name in fields:
                 out[name] = getattr(self, name)
         return out
@@ -159,13 +188,14 @@ def parse_settings(document: Any, *, functions: Collection[str] | None = None) -
             f"no fault mode given: set one of {', '.join(MODES)}",
             [("body", f"needs one of {', '.join(MODES)}")],
         )
-    crash = settings.crash
-    if crash is not None and functions is not None and crash.function not in functions:
-        known = ", ".join(sorted(functions)) or "none"
-        raise FaultSettingsError(
-            f"no function named {crash.function!r}",
-            [("crash.function", f"unknown function; known: {known}")],
-        )
+    for name in _TARGETED:
+        target: CrashSettings | None = getattr(settings, name)
+        if target is not None and functions is not None and target.function not in functions:
+            known = ", ".join(sorted(functions)) or "none"
+            raise FaultSettingsError(
+                f"no function named {target.function!r}",
+                [(f"{name}.function", f"unknown function; known: {known}")],
+            )
     return settings
 
 
@@ -217,7 +247,7 @@ class FaultInjector:
             until = None if settings.for_s is None else self._clock() + settings.for_s
             for name, value in given.items():
                 mode = self._modes[name]
-                if name == CRASH:
+                if name in _TARGETED:
                     mode.function = value.function if value is not None else None
                     mode.share = value.share if value is not None else 0.0
                 else:
@@ -227,10 +257,13 @@ class FaultInjector:
     def install(self, session: Session) -> None:
         """Hook every client `session` creates from now on."""
         # botocore types handlers as returning None; ours return responses or raise.
-        throttle: Any = self._throttle
+        throttle: Any = self._throttle_writes
+        throttle_reads: Any = self._throttle_reads
         unreachable: Any = self._unreachable
         crash_decide: Any = self._crash_decide
         crash_raise: Any = self._crash_raise
+        for operation in READ_OPERATIONS:
+            session.register(f"before-call.dynamodb.{operation}", throttle_reads)
         for operation in WRITE_OPERATIONS:
             session.register(f"before-call.dynamodb.{operation}", throttle)
             session.register(f"before-parameter-build.dynamodb.{operation}", crash_decide)
@@ -250,7 +283,7 @@ class FaultInjector:
                     "injected": mode.injected,
                     "passed": mode.passed,
                 }
-                if name == CRASH:
+                if name in _TARGETED:
                     entry = {"function": mode.function, **entry}
                 out[name] = entry
             out[LEGACY_THROTTLE] = out[THROTTLE_WRITES]["share"]
@@ -278,12 +311,33 @@ class FaultInjector:
                 mode.passed += 1
             return hit
 
-    def _throttle(
+    def invocation_fault(self, function: str) -> str | None:
+        """Why this invocation of `function` dies (`fail_invocations`), or None: it runs."""
+        with self._lock:
+            mode = self._live(FAIL_INVOCATIONS)
+            if mode.function != function or mode.share <= 0.0:
+                return None
+            hit = self._rng.random() < mode.share
+            if not hit:
+                mode.passed += 1
+                return None
+            mode.injected += 1
+        return f"localcloud fault injection: {function} died before its handler ran"
+
+    def _throttle_writes(
         self, model: Any = None, **kwargs: Any
     ) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if not self._roll(THROTTLE_WRITES):
+        return self._throttle(THROTTLE_WRITES, model)
+
+    def _throttle_reads(
+        self, model: Any = None, **kwargs: Any
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        return self._throttle(THROTTLE_READS, model)
+
+    def _throttle(self, mode: str, model: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self._roll(mode):
             return None
-        operation = getattr(model, "name", "write")
+        operation = getattr(model, "name", "call")
         body = {
             "Error": {
                 "Code": _THROTTLE_CODE,

@@ -65,6 +65,8 @@ class LaunchOptions:
     """Threads running function invocations (None: the cloud's default)."""
     port: int = 0
     """Gateway port; 0 lets the OS pick a free one (moto always gets an ephemeral port)."""
+    metrics: bool = True
+    """Record CloudWatch metrics (`--no-metrics` when False)."""
 
     def arguments(self) -> list[str]:
         """The `localcloud up` arguments for these options."""
@@ -75,6 +77,8 @@ class LaunchOptions:
             args += ["--config", value]
         if self.workers is not None:
             args += ["--workers", str(self.workers)]
+        if not self.metrics:
+            args.append("--no-metrics")
         return args
 
 

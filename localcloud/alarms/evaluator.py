@@ -7,17 +7,19 @@ therefore alarms within about a second, and a count alarm clears after `evaluati
 seconds, which is what lets a test watch both transitions. Threshold, comparison,
 `datapointsToAlarm` and `treatMissingData` are honoured as declared.
 
-Observed honestly (a datapoint is what CloudWatch would record for the period):
+What a datapoint is (what CloudWatch would record for the period):
 
 - `AWS/SQS` ApproximateNumberOfMessages{Visible,NotVisible,Delayed} by `QueueName`: moto's queue
   attributes, sampled once per period (one sample: every statistic but SampleCount is the value).
-- `AWS/Lambda` Errors, Throttles, Invocations by `FunctionName`: the local functions' counters,
-  as deltas over the period; a period without invocations has no datapoint, as on AWS.
+- Every other metric (AWS/Lambda, AWS/ApiGateway, AWS/DynamoDB, the handlers' EMF metrics): the
+  local cloud's metric store (`localcloud.metrics`), the samples of the seconds since the
+  previous datapoint, with any basic statistic or percentile; a period without samples has no
+  datapoint, as on AWS (the alarms' `treatMissingData` decides).
 
-Every other alarm stays INSUFFICIENT_DATA with a reason that says why: API Gateway and DynamoDB
-metrics, Duration and percentiles, the handlers' EMF metrics, metric math, anomaly bands, and
-SQS's ApproximateAgeOfOldestMessage (moto does not report it; reading the oldest message to find
-out would count as a receive and move poison messages towards the DLQ).
+Not evaluated, with a reason that says why: metric math, anomaly bands, statistics other than
+the basic ones and percentiles (trimmed means, ...), and SQS's ApproximateAgeOfOldestMessage
+(moto does not report it; reading the oldest message to find out would count as a receive and
+move poison messages towards the DLQ). This program declares none of those.
 
 On each state change the alarm's state is set in moto's CloudWatch (`describe_alarms` shows it)
 and, with actions enabled, CloudWatch's notification JSON is published to every SNS topic among
@@ -32,7 +34,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -49,13 +51,14 @@ from localcloud.alarms.definition import (
     AlarmDefinition,
     State,
 )
-from localcloud.alarms.probes import FunctionCounters, Probe, probe_for
+from localcloud.alarms.probes import Probe, probe_for
 from localcloud.alarms.rules import Datapoint, decide
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
     from localcloud.deploy.program import Deployment
+    from localcloud.metrics.store import MetricStore
 
 __all__ = ["AlarmEvaluator", "AlarmPublisher", "LocalAlarm", "Transition", "build_alarms"]
 
@@ -324,7 +327,7 @@ class AlarmEvaluator:
 
 def build_alarms(
     deployment: Deployment,
-    functions: Mapping[str, FunctionCounters],
+    store: MetricStore,
     clients: Callable[[str], Any],
     region: str,
     *,
@@ -338,7 +341,7 @@ def build_alarms(
     alarms = []
     for resource in deployment.of_type(METRIC_ALARM):
         definition = AlarmDefinition.model_validate(resource.outputs)
-        probe = probe_for(definition, queues=queues, functions=functions, sqs=clients("sqs"))
+        probe = probe_for(definition, queues=queues, store=store, sqs=clients("sqs"))
         if isinstance(probe, str):
             alarms.append(LocalAlarm(definition, None, unobserved=probe))
         else:
@@ -348,8 +351,12 @@ def build_alarms(
     if alarms:
         notes.append(
             f"alarms: {len(alarms) - len(skipped)} of {len(alarms)} evaluated every "
-            f"{period_s:g} s (one period); INSUFFICIENT_DATA, not observable locally: "
-            + (", ".join(skipped) or "none")
+            f"{period_s:g} s (one period)"
+            + (
+                f"; INSUFFICIENT_DATA, not evaluated locally: {', '.join(skipped)}"
+                if skipped
+                else ""
+            )
         )
     publisher = AlarmPublisher(clients("cloudwatch"), clients("sns"), region) if alarms else None
     return AlarmEvaluator(alarms, publisher, period_s=period_s), notes

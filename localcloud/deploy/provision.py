@@ -55,6 +55,8 @@ EMULATED: Final = {
     "aws:sns/topic:Topic": "moto: topic",
     "aws:sns/topicSubscription:TopicSubscription": "moto: subscription (SQS delivery)",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "moto: alarm; evaluated by localcloud.alarms",
+    "aws:cloudwatch/dashboard:Dashboard": "moto: dashboard; the gateway draws it",
+    "aws:cloudwatch/queryDefinition:QueryDefinition": "run by `python -m localcloud insights`",
     "aws:lambda/function:Function": "in-process Lambda environment (localcloud.runtime.functions)",
     "aws:lambda/eventSourceMapping:EventSourceMapping": "poller (localcloud.sources)",
     "aws:apigatewayv2/api:Api": "gateway: HTTP or WebSocket API mounted at /<apiId>",
@@ -93,8 +95,6 @@ ACCEPTED: Final = {
     "aws:iam/policy:Policy": "no IAM enforcement locally",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "no IAM enforcement locally",
     "aws:cloudwatch/logGroup:LogGroup": "handlers log to the local process's stderr",
-    "aws:cloudwatch/dashboard:Dashboard": "no CloudWatch locally",
-    "aws:cloudwatch/queryDefinition:QueryDefinition": "no CloudWatch locally",
     "aws:lambda/permission:Permission": "the gateway may always invoke",
     "aws:lambda/layerVersion:LayerVersion": "handlers use this interpreter's packages",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": (
@@ -397,6 +397,18 @@ class LocalProvider:
         )
         return physical, {"name": physical, "arn": arn}
 
+    def _dashboard(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        physical = str(inputs.get("dashboardName") or self._autoname(name, inputs))
+        body = str(inputs.get("dashboardBody") or "{}")
+        self._client("cloudwatch").put_dashboard(DashboardName=physical, DashboardBody=body)
+        arn = f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{physical}"
+        return physical, {"dashboardName": physical, "dashboardArn": arn, "dashboardBody": body}
+
+    def _query_definition(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # Saved with the deployment; `localcloud insights` runs it over the local logs.
+        query_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._stack}/{name}"))
+        return query_id, {"queryDefinitionId": query_id}
+
     # -- Lambda ---------------------------------------------------------------------------
 
     def _function(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -576,6 +588,8 @@ _CREATORS: Final[dict[str, _Creator]] = {
     "aws:sns/topic:Topic": LocalProvider._topic,
     "aws:sns/topicSubscription:TopicSubscription": LocalProvider._subscription,
     "aws:cloudwatch/metricAlarm:MetricAlarm": LocalProvider._metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": LocalProvider._dashboard,
+    "aws:cloudwatch/queryDefinition:QueryDefinition": LocalProvider._query_definition,
     "aws:lambda/function:Function": LocalProvider._function,
     "aws:lambda/eventSourceMapping:EventSourceMapping": LocalProvider._mapping,
     "aws:apigatewayv2/api:Api": LocalProvider._http_api,

@@ -4,11 +4,15 @@
 stages as the first segment; REST and WebSocket APIs: stage first, the latter with its
 `@connections` management API under the stage). `/_localcloud/health` and
 `/_localcloud/faults` are the admin endpoints (the underscore never occurs in API ids).
-`/dashboard/` serves the static live dashboard (`dashboard/` of the project; API ids are 10
-characters, so never `dashboard`); on AWS the same files would sit behind CloudFront.
+`/_localcloud/cloudwatch/dashboards/<name>` draws the program's CloudWatch dashboards from the
+local CloudWatch (`cloudwatch`). `/dashboard/` serves the static live dashboard (`dashboard/` of
+the project; API ids are 10 characters, so never `dashboard`); on AWS the same files would sit
+behind CloudFront.
 `/openapi.json` is the APIs' OpenAPI document with this gateway's URLs (`openapi`).
 Pollers and the alarm evaluator run as the app's background tasks (`cleanup_ctx`), so they stop
-with it; `/_localcloud/alarms` shows each alarm's state (`localcloud.alarms`).
+with it; `/_localcloud/alarms` shows each alarm's state (`localcloud.alarms`), and
+`/_localcloud/metrics` the metric publisher's counters (POST `.../flush`: put what was recorded
+into CloudWatch now).
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from localcloud.faults import (
     FaultSettingsError,
     parse_settings,
 )
+from localcloud.gateway.cloudwatch import DashboardConsole
 from localcloud.gateway.events import gateway_error
 from localcloud.gateway.headersize import oversized
 from localcloud.gateway.httpapi import HttpApi
 from localcloud.gateway.openapi import OPENAPI_PATH, openapi_handler
 from localcloud.gateway.restapi import RestApi
 from localcloud.gateway.websocket import WebSocketApi
+from localcloud.metrics.publish import MetricPublisher
 from localcloud.runtime.functions import LambdaFunction
 from localcloud.sources.base import Poller
 
@@ -46,6 +52,7 @@ __all__ = [
     "FAULTS",
     "FUNCTIONS",
     "HTTP_APIS",
+    "METRICS",
     "POLLERS",
     "REST_APIS",
     "WS_APIS",
@@ -63,6 +70,7 @@ FUNCTIONS: Final = web.AppKey("functions", dict[str, LambdaFunction])
 FAULTS: Final = web.AppKey("faults", FaultInjector)
 POLLERS: Final = web.AppKey("pollers", list[Poller])
 ALARMS: Final = web.AppKey("alarms", AlarmEvaluator)
+METRICS: Final[web.AppKey[MetricPublisher | None]] = web.AppKey("metrics")
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
@@ -141,6 +149,23 @@ async def _alarms(request: web.Request) -> web.Response:
     return web.json_response({"local_period_s": alarms.period_s, "alarms": alarms.snapshot()})
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    publisher = request.app[METRICS]
+    return web.json_response(publisher.snapshot() if publisher else {"enabled": False})
+
+
+async def _flush_metrics(request: web.Request) -> web.Response:
+    """Put everything recorded so far into CloudWatch now (the current second included)."""
+    publisher = request.app[METRICS]
+    if publisher is None:
+        return web.json_response(
+            {"error": "metrics_disabled", "message": "the cloud runs without metrics"},
+            status=409,
+        )
+    sent = await asyncio.to_thread(publisher.flush, everything=True)
+    return web.json_response({"datums": sent, **publisher.snapshot()})
+
+
 def _add_dashboard(app: web.Application, directory: Path) -> None:
     """`/dashboard/` -> `directory/index.html`, `/dashboard/<file>` -> the file (no listing)."""
     index = directory / "index.html"
@@ -174,6 +199,15 @@ async def _run_alarms(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def _run_metrics(app: web.Application) -> AsyncIterator[None]:
+    publisher = app[METRICS]
+    task = asyncio.create_task(publisher.run(), name="metrics") if publisher else None
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def _close_websockets(app: web.Application) -> None:
     # Open sockets would hold the runner's cleanup until their handlers return.
     for api in app[WS_APIS].values():
@@ -190,6 +224,8 @@ def build_app(
     faults: FaultInjector,
     pollers: list[Poller],
     alarms: AlarmEvaluator | None = None,
+    metrics: MetricPublisher | None = None,
+    console: DashboardConsole | None = None,
     dashboard_dir: Path | None = None,
 ) -> web.Application:
     """The gateway application (serving `dashboard_dir` at `/dashboard/` if it has a page)."""
@@ -202,15 +238,21 @@ def build_app(
     app[FAULTS] = faults
     app[POLLERS] = pollers
     app[ALARMS] = alarms if alarms is not None else AlarmEvaluator([])
+    app[METRICS] = metrics
     app.router.add_get(f"{ADMIN_PREFIX}/health", _health)
     app.router.add_get(f"{ADMIN_PREFIX}/faults", _get_faults)
     app.router.add_post(f"{ADMIN_PREFIX}/faults", _set_faults)
     app.router.add_get(f"{ADMIN_PREFIX}/alarms", _alarms)
+    app.router.add_get(f"{ADMIN_PREFIX}/metrics", _metrics)
+    app.router.add_post(f"{ADMIN_PREFIX}/metrics/flush", _flush_metrics)
     app.router.add_get(OPENAPI_PATH, openapi_handler(app[HTTP_APIS], app[REST_APIS]))
     if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
         _add_dashboard(app, dashboard_dir)
+    if console is not None:
+        console.add_routes(app, ADMIN_PREFIX)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     app.cleanup_ctx.append(_run_pollers)
     app.cleanup_ctx.append(_run_alarms)
+    app.cleanup_ctx.append(_run_metrics)
     app.on_shutdown.append(_close_websockets)
     return app

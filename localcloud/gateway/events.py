@@ -12,6 +12,7 @@ from typing import Any, Final
 from aiohttp import web
 
 __all__ = [
+    "Timing",
     "decode_body",
     "encode_body",
     "gateway_error",
@@ -116,3 +117,28 @@ def result_response(
         response.headers["Content-Type"] = _JSON
     response.headers[request_id_header[0]] = request_id_header[1]
     return response
+
+
+class Timing:
+    """One request's times: from arrival, and around the integration (the backend call)."""
+
+    __slots__ = ("_entered", "integration_ms", "started")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.integration_ms: float | None = None
+        self._entered = 0.0
+
+    def total_ms(self) -> float:
+        """Milliseconds since the request arrived (API Gateway's Latency)."""
+        return (time.perf_counter() - self.started) * 1000.0
+
+    def integration(self) -> Timing:
+        """`async with timing.integration():` around the backend call (IntegrationLatency)."""
+        return self
+
+    async def __aenter__(self) -> None:
+        self._entered = time.perf_counter()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.integration_ms = (time.perf_counter() - self._entered) * 1000.0

@@ -20,6 +20,7 @@ from localcloud.deploy.program import Deployment
 from localcloud.deploy.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.errors import LocalCloudError
 from localcloud.gateway.events import (
+    Timing,
     encode_body,
     gateway_error,
     request_id,
@@ -28,6 +29,7 @@ from localcloud.gateway.events import (
 )
 from localcloud.gateway.ratelimit import TokenBucket, stage_throttles
 from localcloud.gateway.routing import PathTemplate, route_integration
+from localcloud.metrics.observers import ApiMetrics
 from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 
 __all__ = ["HttpApi", "HttpAuthorizer", "HttpRoute", "build_http_apis"]
@@ -125,6 +127,8 @@ class HttpApi:
     stages: dict[str, tuple[float, int] | None]
     """Stage name -> default route throttle (rate, burst), or None if unthrottled."""
     route_throttles: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    metrics: ApiMetrics | None = None
+    """Where each answered request is recorded (AWS/ApiGateway, by ApiId and Stage)."""
 
     def __post_init__(self) -> None:
         def key(route: HttpRoute) -> tuple[int, tuple[int, int, int], int]:
@@ -161,6 +165,15 @@ class HttpApi:
             stage, parts = parts[0], parts[1:]
         elif "$default" not in self.stages:
             return gateway_error(404, "Not Found")
+        timing = Timing()
+        response = await self._serve(request, stage, parts, timing)
+        if self.metrics is not None:
+            self.metrics.request(stage, response.status, timing.total_ms(), timing.integration_ms)
+        return response
+
+    async def _serve(
+        self, request: web.Request, stage: str, parts: list[str], timing: Timing
+    ) -> web.Response:
         found = self._match(request.method, parts)
         if found is None:
             return gateway_error(404, "Not Found")
@@ -176,7 +189,7 @@ class HttpApi:
             if denied is not None:
                 return denied
         try:
-            async with asyncio.timeout(route.timeout_s):
+            async with asyncio.timeout(route.timeout_s), timing.integration():
                 result = await route.function.invoke(event)
         except TimeoutError:
             return gateway_error(503, "Service Unavailable")

@@ -18,6 +18,7 @@ from localcloud.deploy.program import Deployment
 from localcloud.deploy.provision import ACCOUNT_ID, invoke_arn_function
 from localcloud.errors import LocalCloudError
 from localcloud.gateway.events import (
+    Timing,
     encode_body,
     gateway_error,
     request_id,
@@ -26,6 +27,7 @@ from localcloud.gateway.events import (
 )
 from localcloud.gateway.ratelimit import Quota, TokenBucket
 from localcloud.gateway.routing import PathTemplate
+from localcloud.metrics.observers import ApiMetrics
 from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 
 __all__ = ["ApiKey", "RestApi", "RestMethod", "UsagePlan", "build_rest_apis"]
@@ -94,6 +96,10 @@ class RestApi:
     """Stage name -> method path (`*/*`, `/query/GET`) -> throttle."""
     keys: dict[str, ApiKey]
     """By key value."""
+    name: str = ""
+    """The API's name (its metrics' ApiName dimension)."""
+    metrics: ApiMetrics | None = None
+    """Where each answered request is recorded (AWS/ApiGateway, by ApiName and Stage)."""
 
     def __post_init__(self) -> None:
         self.methods.sort(key=lambda m: (m.template.specificity, m.http_method == "ANY"))
@@ -117,6 +123,15 @@ class RestApi:
         if not parts or parts[0] not in self.stages:
             return gateway_error(403, "Forbidden")  # what AWS answers for an unknown stage
         stage, parts = parts[0], parts[1:]
+        timing = Timing()
+        response = await self._serve(request, stage, parts, timing)
+        if self.metrics is not None:
+            self.metrics.request(stage, response.status, timing.total_ms(), timing.integration_ms)
+        return response
+
+    async def _serve(
+        self, request: web.Request, stage: str, parts: list[str], timing: Timing
+    ) -> web.Response:
         found = self._match(request.method, parts)
         if found is None:
             # AWS answers an unknown path of a key-protected API like a missing key.
@@ -143,7 +158,7 @@ class RestApi:
         body = await request.read()
         event = self._event(request, body, stage, method, params, rid, key)
         try:
-            async with asyncio.timeout(_INTEGRATION_TIMEOUT_S):
+            async with asyncio.timeout(_INTEGRATION_TIMEOUT_S), timing.integration():
                 result = await method.function.invoke(event)
         except TimeoutError:
             return gateway_error(504, "Endpoint request timed out")
@@ -240,7 +255,9 @@ def build_rest_apis(
         for r in deployment.of_type("aws:apigateway/integration:Integration")
     }
     apis = {
-        r.id: RestApi(api_id=r.id, methods=[], stages={}, keys={})
+        r.id: RestApi(
+            api_id=r.id, methods=[], stages={}, keys={}, name=str(r.outputs.get("name") or r.name)
+        )
         for r in deployment.of_type("aws:apigateway/restApi:RestApi")
     }
     for r in deployment.of_type("aws:apigateway/method:Method"):

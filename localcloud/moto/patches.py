@@ -481,3 +481,242 @@ def _keep_alive() -> None:
             super().send_header(keyword, value)
 
     setattr(threaded_moto_server, "MotoRequestHandler", KeepAliveHandler)  # noqa: B010
+
+
+# -- cloudwatch_metrics --------------------------------------------------------------------------
+
+_PAIRS: Final = "_localcloud_pairs"
+"""Attribute of a datum put as Values/Counts: its (value, count) pairs, ascending."""
+_DIMENSIONS: Final = "_localcloud_dimensions"
+_INDEX: Final = "_localcloud_index"
+
+
+@_patch(
+    "cloudwatch_metrics",
+    Needs(
+        "moto.cloudwatch.models",
+        "CloudWatchBackend.put_metric_data",
+        params=("self", "namespace", "metric_data"),
+        uses=("metric_data", "_validate_parameters_put_metric_data"),
+    ),
+    Needs(
+        "moto.cloudwatch.models",
+        "CloudWatchBackend.get_metric_data",
+        params=("self", "queries", "start_time", "end_time", "scan_by"),
+    ),
+    Needs(
+        "moto.cloudwatch.models",
+        "CloudWatchBackend._validate_parameters_put_metric_data",
+        params=("self", "metric", "query_num"),
+    ),
+    Needs(
+        "moto.cloudwatch.models",
+        "MetricAggregatedDatum.__init__",
+        params=(
+            "self",
+            "namespace",
+            "name",
+            "min_stat",
+            "max_stat",
+            "sample_count",
+            "sum_stat",
+            "dimensions",
+            "timestamp",
+            "unit",
+        ),
+    ),
+    Needs("moto.cloudwatch.models", "MetricDatumBase.__init__", uses=("dimensions", "timestamp")),
+    Needs("moto.cloudwatch.models", "MetricDatum", kind="class"),
+    Needs("moto.cloudwatch.metric_data_expression_parser", "parse_expression"),
+    Needs(
+        "moto.cloudwatch.responses",
+        "CloudWatchResponse.get_metric_statistics",
+        params=("self",),
+        uses=("get_metric_statistics", "ActionResult"),
+    ),
+)
+def _cloudwatch_metrics() -> None:
+    """Distributions put as Values/Counts kept as one datum; percentiles; indexed metric reads.
+
+    moto: PutMetricData's `Values`/`Counts` become one datum object *per count* (a second of
+    1,000 invocations: 1,000 objects); no read knows a percentile (GetMetricData answers a 500
+    for `p95`, GetMetricStatistics ignores `ExtendedStatistics`); and GetMetricData filters
+    every datum ever put, once per period of each query (a dashboard refresh cost seconds).
+    Needed: what CloudWatch does with a distribution (docs/localcloud.md, metrics): the local
+    cloud puts one `Values`/`Counts` datum per metric and second (`localcloud.metrics`).
+    So such a member is stored as one `MetricAggregatedDatum` (exact count, sum, minimum,
+    maximum) that also carries its pairs; each backend indexes its datums by namespace and
+    name; a MetricStat query reads only its metric's datums, bucketed by period in one pass,
+    with any basic statistic or `pNN` (nearest rank over the pairs,
+    `localcloud.metrics.stats.percentile`; no percentile where a period holds a StatisticValues
+    datum, as on AWS); GetMetricStatistics adds `ExtendedStatistics` to each datapoint. Metrics
+    Insights (`SELECT`) queries, alarms, ListMetrics and the rest stay moto's.
+    Drop it when moto keeps distributions and computes percentiles: delete this function, the
+    `_PAIRS`, `_DIMENSIONS` and `_INDEX` names and its contract test.
+    """
+    from moto.cloudwatch import models, responses
+    from moto.cloudwatch.metric_data_expression_parser import parse_expression
+
+    from localcloud.metrics.stats import percentile, percentile_of
+
+    backend_class = models.CloudWatchBackend
+    original_put = backend_class.put_metric_data
+    original_get = backend_class.get_metric_data
+
+    def index(backend: Any) -> dict[tuple[str, str], list[Any]]:
+        found: dict[tuple[str, str], list[Any]] | None = backend.__dict__.get(_INDEX)
+        if found is None:
+            found = {}
+            for datum in backend.metric_data:
+                indexed(found, datum)
+            backend.__dict__[_INDEX] = found
+        return found
+
+    def indexed(where: dict[tuple[str, str], list[Any]], datum: Any) -> None:
+        setattr(datum, _DIMENSIONS, sorted((d.name, d.value) for d in datum.dimensions))
+        where.setdefault((datum.namespace, datum.name), []).append(datum)
+
+    def put_metric_data(self: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        where = index(self)
+        plain = []
+        for number, member in enumerate(metric_data, start=1):
+            self._validate_parameters_put_metric_data(member, number)
+        for member in metric_data:
+            if not member.get("Values"):
+                plain.append(member)
+                continue
+            values = [float(v) for v in member["Values"]]
+            counts = [float(c) for c in member.get("Counts") or [1.0] * len(values)]
+            pairs = sorted((v, c) for v, c in zip(values, counts, strict=True) if c > 0)
+            if not pairs:
+                continue
+            datum = models.MetricAggregatedDatum(
+                namespace,
+                member["MetricName"],
+                pairs[0][0],
+                pairs[-1][0],
+                sum(c for _, c in pairs),
+                sum(v * c for v, c in pairs),
+                member.get("Dimensions") or [],
+                member.get("Timestamp"),
+                member.get("Unit"),
+            )
+            setattr(datum, _PAIRS, pairs)
+            self.metric_data.append(datum)
+            indexed(where, datum)
+        if plain:
+            before = len(self.metric_data)
+            original_put(self, namespace, plain)
+            for datum in self.metric_data[before:]:
+                indexed(where, datum)
+
+    def statistic(data: list[Any], stat: str) -> float | None:
+        count = total = 0.0
+        low, high = float("inf"), float("-inf")
+        pairs: list[tuple[float, float]] = []
+        complete = True
+        for datum in data:
+            if isinstance(datum, models.MetricDatum):
+                value = float(datum.value)
+                count, total = count + 1, total + value
+                low, high = min(low, value), max(high, value)
+                pairs.append((value, 1.0))
+                continue
+            count, total = count + datum.sample_count, total + datum.sum
+            low, high = min(low, datum.min), max(high, datum.max)
+            own = getattr(datum, _PAIRS, None)
+            if own is None:
+                complete = False
+            else:
+                pairs.extend(own)
+        if count <= 0:
+            return None
+        basic = {
+            "Sum": total,
+            "SampleCount": count,
+            "Average": total / count,
+            "Minimum": low,
+            "Maximum": high,
+        }
+        if stat in basic:
+            return basic[stat]
+        rank = percentile_of(stat)
+        if rank is None or not complete:
+            return None
+        return percentile(sorted(pairs), rank)
+
+    def get_metric_data(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: datetime.datetime,
+        end_time: datetime.datetime,
+        scan_by: str = "TimestampAscending",
+    ) -> list[dict[str, Any]]:
+        if any(str(q.get("Expression", "")).startswith("SELECT") for q in queries):
+            return original_get(self, queries, start_time, end_time, scan_by)
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        if start >= end:
+            # moto's own checks and messages
+            return original_get(self, queries, start_time, end_time, scan_by)
+        where = index(self)
+        results, returned = [], []
+        for query in queries:
+            if "MetricStat" not in query:
+                continue
+            metric_stat = query["MetricStat"]
+            metric = metric_stat["Metric"]
+            period = int(metric_stat["Period"])
+            stat, unit = metric_stat["Stat"], metric_stat.get("Unit")
+            dimensions = sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+            slots: dict[int, list[Any]] = {}
+            for datum in where.get((metric["Namespace"], metric["MetricName"]), []):
+                at = datum.timestamp
+                if not start <= at < end or getattr(datum, _DIMENSIONS) != dimensions:
+                    continue
+                if unit and datum.unit != unit:
+                    continue
+                slots.setdefault(int((at - start).total_seconds()) // period, []).append(datum)
+            values, timestamps = [], []
+            for slot in sorted(slots, reverse=scan_by == "TimestampDescending"):
+                value = statistic(slots[slot], stat)
+                if value is not None:
+                    values.append(value)
+                    timestamps.append(start + datetime.timedelta(seconds=slot * period))
+            result = {
+                "id": query["Id"],
+                "label": query.get("Label") or f"{metric['MetricName']} {stat}",
+                "values": values,
+                "timestamps": timestamps,
+                "status_code": "Complete",
+            }
+            results.append(result)
+            if query.get("ReturnData", True):
+                returned.append(result)
+        for query in queries:
+            if "Expression" in query:
+                series, times = parse_expression(query["Expression"], results)
+                returned.append(
+                    {
+                        "id": query["Id"],
+                        "label": query.get("Label") or query["Id"],
+                        "values": series,
+                        "timestamps": times,
+                        "status_code": "Complete",
+                    }
+                )
+        return returned
+
+    original_statistics = responses.CloudWatchResponse.get_metric_statistics
+
+    def get_metric_statistics(self: Any) -> Any:
+        answer = original_statistics(self)
+        extended = self._get_param("ExtendedStatistics") or []
+        result = cast("dict[str, Any]", answer.result)
+        for point in result.get("Datapoints") or []:
+            values = {name: statistic(point.metric_data, name) for name in extended}
+            point.extended_statistics = {k: v for k, v in values.items() if v is not None}
+        return answer
+
+    backend_class.put_metric_data = put_metric_data  # type: ignore[method-assign]
+    backend_class.get_metric_data = get_metric_data  # type: ignore[method-assign]
+    responses.CloudWatchResponse.get_metric_statistics = get_metric_statistics  # type: ignore[method-assign]

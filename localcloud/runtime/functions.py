@@ -38,7 +38,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 from localcloud.errors import LocalCloudError
 from localcloud.runtime import environ
@@ -52,6 +52,7 @@ __all__ = [
     "FunctionSpec",
     "FunctionThrottled",
     "FunctionTimeout",
+    "InvocationObserver",
     "LambdaContext",
     "LambdaFunction",
     "runtime_environment",
@@ -87,6 +88,19 @@ class FunctionTimeout(FunctionError):
 
 class FunctionThrottled(LocalCloudError):
     """The function's reserved concurrency is in use (Lambda's TooManyRequestsException)."""
+
+
+class InvocationObserver(Protocol):
+    """What a function reports as it runs (the local cloud records them as AWS/Lambda metrics)."""
+
+    def invoked(self, function: str, duration_ms: float, error: bool, concurrency: int) -> None:
+        """An invocation ended: its duration, whether it failed, invocations in flight at start."""
+
+    def throttled(self, function: str) -> None:
+        """An invocation was refused for want of concurrency."""
+
+    def iterator_age(self, function: str, age_ms: float) -> None:
+        """A stream mapping delivered a batch whose last record is `age_ms` old."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,19 @@ class _Container:
     invoked: bool = False
 
 
+@dataclass
+class _Run:
+    """One invocation's timing, written by the thread that runs it."""
+
+    concurrency: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+
+    def duration_ms(self) -> float:
+        """How long the handler ran (Lambda's Duration; a cold start's import included)."""
+        return max(0.0, self.ended - self.started) * 1000.0 if self.started else 0.0
+
+
 class LambdaFunction:
     """One function: its private module instance, environment, concurrency and timeout."""
 
@@ -272,6 +299,11 @@ class LambdaFunction:
         self.errors = 0
         self.throttles = 0
         """Invocations refused because the reserved concurrency was in use (Lambda's Throttles)."""
+        self.running = 0
+        """Invocations whose handler is running now."""
+        self.observer: InvocationObserver | None = None
+        self.fault: Callable[[str], str | None] | None = None
+        """Asked before each invocation: why it dies before the handler runs (fault injection)."""
 
     def load(self) -> None:
         """Start the first container (Lambda's INIT phase); LocalCloudError if it cannot."""
@@ -301,6 +333,8 @@ class LambdaFunction:
             return await self._invoke(event)
         if self._semaphore.locked():
             self.throttles += 1
+            if self.observer is not None:
+                self.observer.throttled(self.spec.name)
             raise FunctionThrottled(f"{self.spec.name}: reserved concurrency in use")
         async with self._semaphore:
             return await self._invoke(event)
@@ -318,12 +352,14 @@ class LambdaFunction:
         )
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
+        run = _Run()
         future = loop.run_in_executor(
             self._executor,
             self._call,
             event,
             context,
             lambda: loop.call_soon_threadsafe(started.set),
+            run,
         )
         # The timeout runs from the handler's start, as on Lambda: waiting for one of the shared
         # threads is the emulator's queue, not the function's time. Counted from submission, a
@@ -334,32 +370,61 @@ class LambdaFunction:
             await asyncio.wait([future, waiter], return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
+        observer = self.observer
         try:
             async with asyncio.timeout(self.spec.timeout_s):
-                return await future
+                result = await future
+        except FunctionError:
+            if observer is not None:
+                observer.invoked(self.spec.name, run.duration_ms(), True, run.concurrency)
+            raise
         except TimeoutError:
             self.errors += 1
+            if observer is not None:
+                timeout_ms = self.spec.timeout_s * 1000.0
+                observer.invoked(self.spec.name, timeout_ms, True, run.concurrency)
             raise FunctionTimeout(
                 "Sandbox.Timedout", f"Task timed out after {self.spec.timeout_s:.2f} seconds"
             ) from None
+        if observer is not None:
+            observer.invoked(self.spec.name, run.duration_ms(), False, run.concurrency)
+        return result
 
-    def _call(self, event: Any, context: LambdaContext, on_start: Callable[[], object]) -> Any:
+    def observe_iterator_age(self, age_ms: float) -> None:
+        """A stream mapping delivered a batch to this function (Lambda's IteratorAge)."""
+        if self.observer is not None:
+            self.observer.iterator_age(self.spec.name, age_ms)
+
+    def _call(
+        self, event: Any, context: LambdaContext, on_start: Callable[[], object], run: _Run
+    ) -> Any:
         context.deadline_s = time.monotonic() + self.spec.timeout_s
         on_start()
         with self._idle_lock:
             container = self._idle.pop() if self._idle else None
-        if container is None:
-            container = self._new_container()  # a cold start, as Lambda scales out
+            self.running += 1
+            run.concurrency = self.running
+        run.started = time.perf_counter()
         try:
+            if container is None:
+                container = self._new_container()  # a cold start, as Lambda scales out
             return self._run(container, event, context)
         finally:
+            run.ended = time.perf_counter()
             with self._idle_lock:
-                self._idle.append(container)
+                self.running -= 1
+                if container is not None:
+                    self._idle.append(container)
 
     def _run(self, container: _Container, event: Any, context: LambdaContext) -> Any:
         logs = self._logs.capture(self.spec.name) if self._logs else contextlib.nullcontext()
         started = time.perf_counter()
         with environ.applied(self._overlay), logs:
+            died = self.fault(self.spec.name) if self.fault is not None else None
+            if died is not None:
+                self.errors += 1
+                _log.error("%s %s: %s", self.spec.name, context.aws_request_id, died)
+                raise FunctionError("Runtime.ExitError", died)
             try:
                 return container.handler(event, context)
             except Exception as exc:

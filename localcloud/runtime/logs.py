@@ -5,7 +5,9 @@ log group). Here they share the local cloud's stdout, so `install()` puts a rout
 `sys.stdout`: on a thread running a function (see `capture`), writes go to
 `<directory>/<function>.log`; every other thread writes to the real stdout as before. After each
 invocation the runtime appends Lambda's `REPORT` line (`report_line`), with `Init Duration` on a
-container's first invocation, as CloudWatch shows it.
+container's first invocation, as CloudWatch shows it. A `lines` callback sees each write of a
+function thread as it goes to the file (the local cloud reads EMF lines there, as CloudWatch Logs
+does).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -38,13 +40,20 @@ def report_line(
 class _Router:
     """A stdout stand-in that writes to the current thread's function log, if any."""
 
-    def __init__(self, real: IO[str], local: threading.local) -> None:
+    def __init__(
+        self, real: IO[str], local: threading.local, lines: Callable[[str], None] | None
+    ) -> None:
         self._real = real
         self._local = local
+        self._lines = lines
 
     def write(self, text: str) -> int:
         target: IO[str] | None = getattr(self._local, "file", None)
-        return (target or self._real).write(text)
+        if target is None:
+            return self._real.write(text)
+        if self._lines is not None:
+            self._lines(text)
+        return target.write(text)
 
     def flush(self) -> None:
         target: IO[str] | None = getattr(self._local, "file", None)
@@ -57,8 +66,10 @@ class _Router:
 class FunctionLogs:
     """One append-only log file per function under `directory`."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, lines: Callable[[str], None] | None = None) -> None:
         self.directory = directory
+        self.lines = lines
+        """Called with each write of a function thread (set before `install`)."""
         self._local = threading.local()
         self._files: dict[str, IO[str]] = {}
         self._lock = threading.Lock()
@@ -69,7 +80,7 @@ class FunctionLogs:
         if self._real is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._real = sys.stdout
-            sys.stdout = _Router(sys.stdout, self._local)
+            sys.stdout = _Router(sys.stdout, self._local, self.lines)
 
     def uninstall(self) -> None:
         """Put the real stdout back and close the files."""

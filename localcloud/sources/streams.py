@@ -97,6 +97,9 @@ class _Shard:
     """Failed attempts of the batch starting at `pending[0]`."""
     limit: int | None = None
     """Bisection's cap on the next batch (None: batch size)."""
+    created: dict[str, float] = field(default_factory=dict)
+    """Sequence number -> when the record was written, to the microsecond (the event has the
+    second): the batch's IteratorAge."""
 
 
 class StreamPoller(Poller):
@@ -153,11 +156,21 @@ class StreamPoller(Poller):
             self._client.get_records, ShardIterator=shard.iterator, Limit=_MAX_GET_RECORDS
         )
         shard.iterator = answer.get("NextShardIterator")
-        records = [
-            wire_record(r, region=self._region, source_arn=self._arn)
-            for r in answer.get("Records", [])
-        ]
-        shard.pending.extend(self._matching(records))  # dropped ones are checkpointed past
+        raw = answer.get("Records", [])
+        precise = {
+            _sequence(r): created.timestamp()
+            for r in raw
+            if isinstance(
+                created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), dt.datetime
+            )
+        }
+        records = [wire_record(r, region=self._region, source_arn=self._arn) for r in raw]
+        kept = self._matching(records)  # dropped ones are checkpointed past
+        for record in kept:
+            sequence = _sequence(record)
+            if sequence in precise:
+                shard.created[sequence] = precise[sequence]
+        shard.pending.extend(kept)
         return len(records)
 
     async def _step(self, shard: _Shard) -> bool:
@@ -193,6 +206,10 @@ class StreamPoller(Poller):
             await self._give_up(shard, shard.pending[:expired], "RecordAgeExceeded", None)
 
     async def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
+        created = shard.created.get(_sequence(batch[-1]))
+        if created is not None:
+            # Lambda's IteratorAge: the age of the batch's last record when it is delivered.
+            self._function.observe_iterator_age((time.time() - created) * 1000.0)
         outcome = await self._invoke(batch)
         if outcome.error is not None:
             failed_at: int | None = 0
@@ -218,6 +235,8 @@ class StreamPoller(Poller):
         await asyncio.sleep(_BACKOFF_S[min(shard.retries, len(_BACKOFF_S)) - 1])
 
     def _checkpoint(self, shard: _Shard, count: int) -> None:
+        for record in shard.pending[:count]:
+            shard.created.pop(_sequence(record), None)
         del shard.pending[:count]
         shard.retries = 0
         if shard.limit is not None and count >= shard.limit:
@@ -239,6 +258,8 @@ class StreamPoller(Poller):
         if self._on_failure is not None:
             document = self._failure_document(shard, batch, condition, error)
             await asyncio.to_thread(self._on_failure.send, json.dumps(document))
+        for record in batch:
+            shard.created.pop(_sequence(record), None)
         del shard.pending[: len(batch)]
         shard.retries = 0
         shard.limit = None

@@ -17,6 +17,7 @@ import pytest
 from bench.faultcases import CASES, CLOUD, CaseResult, Load, run_case
 from localcloud.launcher import CloudProcess, launch
 from tests.functional.cloudproc import stop_cloud
+from tests.functional.cwmetrics import alarm, alarm_fired
 
 LOAD = Load(rate=12.0, batch=10)
 BY_KEY = {case.key: case for case in CASES}
@@ -58,6 +59,7 @@ def assert_invariants(result: CaseResult) -> None:
 async def test_a_writes_throttled_30_percent_for_20_s(
     fault_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
+    notified = (await alarm(http, fault_cloud, "table-write-throttles"))["notifications"]
     result = await run_case(BY_KEY["throttle"], fault_cloud, http, LOAD)
     assert_invariants(result)
     assert result.injected > 0
@@ -65,6 +67,8 @@ async def test_a_writes_throttled_30_percent_for_20_s(
     assert set(result.statuses()) <= {200, 202}
     assert result.ingest_retries > 0
     assert result.function_errors[fault_cloud_ingest(result)] == 0
+    # and the table's write-throttle alarm fired
+    await alarm_fired(http, fault_cloud, "table-write-throttles", notified)
 
 
 async def test_b_dynamodb_unreachable_for_10_s(
@@ -85,8 +89,15 @@ async def test_b_dynamodb_unreachable_for_10_s(
 async def test_c_ingest_crashes_mid_write_in_5_percent_of_invocations(
     fault_cloud: CloudProcess, http: aiohttp.ClientSession
 ) -> None:
+    notified = {
+        key: (await alarm(http, fault_cloud, key))["notifications"]
+        for key in ("ingest-5xx", "ingest-errors")
+    }
     result = await run_case(BY_KEY["crash"], fault_cloud, http, LOAD)
     assert_invariants(result)
+    # the API's 5xx alarm and the function's Errors alarm fired on the crashes
+    for key, before in notified.items():
+        await alarm_fired(http, fault_cloud, key, before)
     statuses = result.statuses()
     assert set(statuses) <= {200, 500}
     assert statuses[500] == result.injected > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,15 @@ def test_the_demo_runs_a_verified_load_run_and_leaves_nothing_behind(tmp_path: P
     assert summary["cost"]["usd_per_million_ticks"] > 0
     assert set(summary["cost"]["by_service"]) >= {"API Gateway", "Lambda", "DynamoDB"}
     assert (out / "run.png").stat().st_size > 0
+    # AND it ends with the run's metrics read back from the local CloudWatch, which agree with
+    # what the load generator saw, and the dashboard's URL
+    assert "Run metrics (the local CloudWatch, GetMetricData)" in output
+    accepted = re.search(r"ticks accepted\s*│\s*([\d,]+)", output)
+    assert accepted is not None, output
+    assert int(accepted.group(1).replace(",", "")) == summary["verify"]["acknowledged"]
+    assert re.search(r"errors\s*│\s*0 Lambda, 0 API 5xx", output), output
+    assert re.search(r"ingest duration p95\s*│\s*[\d.]+ ms", output), output
+    assert "CloudWatch dashboard http://127.0.0.1:" in output
     # AND nothing it started is still running
     state = json.loads((out / "state.json").read_text(encoding="utf-8"))
     assert not is_running(state["moto_pid"])

@@ -12,6 +12,7 @@ import pytest
 
 from infra import outputs
 from localcloud.launcher import CloudProcess
+from tests.functional.cwmetrics import alarm, alarm_fired
 from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 
 DRAIN_DEADLINE_S = 60.0
@@ -49,6 +50,7 @@ async def test_every_acknowledged_tick_is_stored_under_write_faults(
     base = int(time.time() * 1000) - 600_000
     # Ticks 1 s apart within a batch, batches 7 ms apart: every timestamp distinct.
     batches = [make_ticks(symbol, 5, start_ms=base + n * 7) for n in range(120)]
+    notified = (await alarm(http, local_cloud, "table-write-throttles"))["notifications"]
     try:
         # GIVEN 30% of DynamoDB writes fail
         await _set_faults(http, local_cloud, 0.3)
@@ -63,6 +65,8 @@ async def test_every_acknowledged_tick_is_stored_under_write_faults(
     assert {status for _, (status, _) in results} <= {200, 202, 503}
     assert sum(1 for _, (status, _) in results[100:] if status == 202) > 0, "nothing spilled"
     acked = [t for batch, (status, _) in results if status in (200, 202) for t in batch]
+    # AND the table's write-throttle alarm fired (its notification went to the alarm topic)
+    await alarm_fired(http, local_cloud, "table-write-throttles", notified)
     # THEN once the replay poller drained the spill queue ...
     sqs = local_cloud.aws("sqs")
     spill = local_cloud.outputs[outputs.SPILL_QUEUE_URL]

@@ -33,6 +33,7 @@ from handlers.core.models import Tick
 from handlers.core.spill import encode_messages
 from infra import outputs
 from localcloud.launcher import CloudProcess
+from tests.functional import cwmetrics
 from tests.functional.ticks import ingest, make_ticks, new_symbol, read_all
 
 WAIT_S = 30.0
@@ -183,6 +184,7 @@ async def test_a_poison_spill_message_goes_to_the_dlq_and_alarms_without_blockin
         await _until(lambda: alarm_state("OK"), "the DLQ alarm to be OK")
         # Notifications of earlier changes were published before the state showed OK.
         since = len(await asyncio.to_thread(inbox.collect))
+        failures_notified = (await cwmetrics.alarm(http, cloud, "replay-failures"))["notifications"]
         before = await admin.spill_poller(spill_attributes["QueueArn"])
 
         # WHEN both poisons go on the spill queue in one batch with good spilled messages
@@ -204,6 +206,8 @@ async def test_a_poison_spill_message_goes_to_the_dlq_and_alarms_without_blockin
             return bool(stats["failed"] - before["failed"] >= len(poisons))
 
         await _until(failed_once, "replay to report both poisons as failed")
+        # (and the replay-failures alarm fired: the handler's EMF metric, as CloudWatch reads it)
+        await cwmetrics.alarm_fired(http, cloud, "replay-failures", failures_notified)
         for body in (b for ticks in after for b in _spill_bodies(ticks)):
             sqs.send_message(QueueUrl=spill, MessageBody=body)
         # THEN they are stored too, while the poisons are still on the spill queue

@@ -23,6 +23,7 @@ from localcloud.alarms.rules import Datapoint, decide
 from localcloud.deploy.program import Deployment, Resource
 from localcloud.faults import FaultInjector
 from localcloud.gateway.app import build_app
+from localcloud.metrics.store import MetricStore, metric_key
 
 REGION = "us-east-1"
 DLQ_DEPTH: dict[str, Any] = {
@@ -52,15 +53,6 @@ def definition(**changes: Any) -> AlarmDefinition:
 def window(*values: float | None) -> list[Datapoint]:
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return [Datapoint(at, value) for value in values]
-
-
-@dataclass
-class Counters:
-    """A local function's counters, as `LambdaFunction` keeps them."""
-
-    invocations: int = 0
-    errors: int = 0
-    throttles: int = 0
 
 
 class Level:
@@ -226,41 +218,51 @@ def test_comparison_operators(comparison: str, value: float, expected: str) -> N
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        ({"namespace": "AWS/ApiGateway", "metricName": "5xx"}, "AWS/ApiGateway 5xx is not"),
         ({"metricName": "ApproximateAgeOfOldestMessage"}, "moto's queues do not report it"),
-        ({"statistic": None, "extendedStatistic": "p95"}, "extended statistic p95"),
         ({"dimensions": {"QueueName": "elsewhere"}}, "name no queue of the program"),
         ({"comparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold"}, "anomaly band"),
         ({"metricQueries": [{"id": "e1", "expression": "1"}]}, "metric math"),
         ({"statistic": "Median"}, "statistic 'Median'"),
+        ({"statistic": None, "extendedStatistic": "tm99"}, "statistic 'tm99'"),
     ],
 )
 def test_metrics_the_local_cloud_cannot_observe_say_why(changes: dict[str, Any], why: str) -> None:
-    probe = probe_for(definition(**changes), queues={"dlq": "url"}, functions={}, sqs=NO_SQS)
+    probe = probe_for(definition(**changes), queues={"dlq": "url"}, store=MetricStore(), sqs=NO_SQS)
     assert isinstance(probe, str)
     assert why in probe
 
 
-def test_lambda_errors_are_counted_per_period_among_its_invocations() -> None:
-    function = Counters(invocations=7, errors=2)  # before the alarm existed: not counted
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_recorded_metrics_give_one_datapoint_per_period_from_the_seconds_since_the_last() -> None:
+    clock = Clock(100.5)
+    store = MetricStore(clock=clock)
+    errors = metric_key("AWS/Lambda", "Errors", {"FunctionName": "replay"})
+    store.add(errors, 1)  # before the alarm existed: not its data
+    clock.now = 101.2
     alarm = definition(
         namespace="AWS/Lambda", metricName="Errors", dimensions={"FunctionName": "replay"}
     )
     probes = {
         stat: probe_for(
-            alarm.model_copy(update={"statistic": stat}),
-            queues={},
-            functions={"replay": function},
-            sqs=NO_SQS,
+            alarm.model_copy(update={"statistic": stat}), queues={}, store=store, sqs=NO_SQS
         )
         for stat in ("Sum", "Average", "Maximum", "Minimum", "SampleCount")
     }
     assert all(callable(p) for p in probes.values())
     # No invocation in a period: no datapoint (missing), as AWS/Lambda publishes none
+    clock.now = 102.1
     assert {stat: p() for stat, p in probes.items() if callable(p)} == dict.fromkeys(probes)
-    # 4 invocations, 1 of them failed
-    function.invocations += 4
-    function.errors += 1
+    # 4 invocations in second 102, 1 of them failed
+    for value in (0, 1, 0, 0):
+        store.add(errors, value)
+    clock.now = 103.3
     assert {stat: p() for stat, p in probes.items() if callable(p)} == {
         "Sum": 1.0,
         "Average": 0.25,
@@ -270,38 +272,49 @@ def test_lambda_errors_are_counted_per_period_among_its_invocations() -> None:
     }
 
 
-def test_lambda_throttles_are_observed_from_the_throttle_counter() -> None:
-    function = Counters()
+def test_percentile_alarms_read_the_distribution_of_their_period() -> None:
+    clock = Clock(10.0)
+    store = MetricStore(clock=clock)
     alarm = definition(
         namespace="AWS/Lambda",
-        metricName="Throttles",
+        metricName="Duration",
         dimensions={"FunctionName": "ingest"},
-        statistic="Sum",
+        statistic=None,
+        extendedStatistic="p95",
     )
-    probe = probe_for(alarm, queues={}, functions={"ingest": function}, sqs=NO_SQS)
+    probe = probe_for(alarm, queues={}, store=store, sqs=NO_SQS)
     assert callable(probe)
-    function.throttles = 3
-    assert probe() == 3.0
+    key = metric_key("AWS/Lambda", "Duration", {"FunctionName": "ingest"})
+    for value in range(1, 101):
+        store.add(key, float(value), "Milliseconds")
+    clock.now = 11.5
+    assert probe() == 95.0
+    clock.now = 12.5
     assert probe() is None
 
 
-def test_build_alarms_evaluates_what_it_can_and_notes_the_rest() -> None:
+def test_build_alarms_evaluates_every_alarm_it_can_and_notes_the_rest() -> None:
     deployment = Deployment("dev")
     queue = {"name": "dlq", "url": "http://moto/123456789012/dlq"}
     deployment.resources.append(Resource("aws:sqs/queue:Queue", "dlq", "u", True, {}, queue))
-    for name, changes in (("depth", {}), ("5xx", {"namespace": "AWS/ApiGateway"})):
+    for name, changes in (
+        ("depth", {}),
+        ("5xx", {"namespace": "AWS/ApiGateway", "metricName": "5xx", "dimensions": {}}),
+        ("math", {"metricQueries": [{"id": "e1", "expression": "1"}]}),
+    ):
         outputs = {**DLQ_DEPTH, **changes, "name": name}
         deployment.resources.append(
             Resource("aws:cloudwatch/metricAlarm:MetricAlarm", name, name, True, {}, outputs)
         )
-    evaluator, notes = build_alarms(deployment, {}, lambda service: object(), REGION)
+    evaluator, notes = build_alarms(deployment, MetricStore(), lambda service: object(), REGION)
     assert [(a.definition.name, a.probe is not None) for a in evaluator.alarms] == [
         ("depth", True),
-        ("5xx", False),
+        ("5xx", True),
+        ("math", False),
     ]
     assert notes == [
-        "alarms: 1 of 2 evaluated every 1 s (one period); "
-        "INSUFFICIENT_DATA, not observable locally: 5xx"
+        "alarms: 2 of 3 evaluated every 1 s (one period); "
+        "INSUFFICIENT_DATA, not evaluated locally: math"
     ]
 
 
@@ -356,7 +369,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 def dlq_alarm(aws: Aws, **changes: Any) -> tuple[AlarmEvaluator, LocalAlarm]:
     alarm = definition(alarmActions=[aws.topic_arn], okActions=[aws.topic_arn], **changes)
     aws.cloudwatch.put_metric_alarm(**alarm.put_request())
-    probe = probe_for(alarm, queues={"dlq": aws.dlq_url}, functions={}, sqs=aws.sqs)
+    probe = probe_for(alarm, queues={"dlq": aws.dlq_url}, store=MetricStore(), sqs=aws.sqs)
     assert callable(probe)
     local = LocalAlarm(alarm, probe)
     publisher = AlarmPublisher(aws.cloudwatch, aws.sns, REGION)

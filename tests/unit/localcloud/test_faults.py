@@ -15,8 +15,10 @@ from moto import mock_aws
 
 from localcloud.faults import (
     CRASH,
+    FAIL_INVOCATIONS,
     HTTP_THROTTLE,
     HTTP_UNAVAILABLE,
+    THROTTLE_READS,
     THROTTLE_WRITES,
     UNAVAILABLE,
     FaultInjector,
@@ -253,3 +255,32 @@ def test_gateway_modes_are_counted_shares_of_requests(faults: FaultInjector) -> 
     assert hits == [True] * 5 + [False]
     snapshot = faults.snapshot()
     assert (snapshot[HTTP_THROTTLE]["injected"], snapshot[HTTP_UNAVAILABLE]["passed"]) == (5, 1)
+
+
+def test_throttled_reads_fail_as_dynamodb_refuses_and_writes_pass(
+    faults: FaultInjector, ddb: Any
+) -> None:
+    set_faults(faults, {"throttle_reads": 1})
+    ddb.put_item(TableName=TABLE, Item={"k": {"S": "a"}})  # writes are not throttled
+    reads: list[tuple[str, dict[str, Any]]] = [
+        ("scan", {"TableName": TABLE}),
+        ("get_item", {"TableName": TABLE, "Key": {"k": {"S": "a"}}}),
+    ]
+    for operation, request in reads:
+        with pytest.raises(ClientError) as refused:
+            getattr(ddb, operation)(**request)
+        assert refused.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert faults.snapshot()[THROTTLE_READS]["injected"] == 2
+
+
+def test_failed_invocations_target_one_function_and_count(faults: FaultInjector) -> None:
+    set_faults(faults, {"fail_invocations": {"function": "ingest-fn", "share": 1.0}})
+    assert faults.invocation_fault("query-fn") is None
+    reason = faults.invocation_fault("ingest-fn")
+    assert reason is not None and "ingest-fn died before its handler ran" in reason
+    snapshot = faults.snapshot()[FAIL_INVOCATIONS]
+    assert (snapshot["function"], snapshot["injected"]) == ("ingest-fn", 1)
+    set_faults(faults, {"fail_invocations": None})
+    assert faults.invocation_fault("ingest-fn") is None
+    with pytest.raises(FaultSettingsError, match="no function named"):
+        parse_settings({"fail_invocations": {"function": "x", "share": 1}}, functions={"y"})

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "localcloud"
-SUBPACKAGES = ("alarms", "deploy", "gateway", "moto", "runtime", "sources")
+SUBPACKAGES = ("alarms", "deploy", "gateway", "insights", "metrics", "moto", "runtime", "sources")
 
 
 def _module_name(path: Path) -> str:

@@ -6,6 +6,7 @@ localcloud/moto/patches.py whose docstring says what to do about it.
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import random
@@ -481,3 +482,103 @@ def test_contract_keep_alive_moto_closes_every_connection(unpatched_moto: str) -
         assert response.getheader("Content-Length") is not None
     finally:
         connection.close()
+
+
+# -- cloudwatch_metrics --------------------------------------------------------------------------
+
+
+def test_contract_cloudwatch_metrics_moto_expands_counts_and_knows_no_percentile(
+    fake_aws_env: None,
+) -> None:
+    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum, cloudwatch_backends
+
+    at = datetime.datetime(2026, 1, 1, 0, 0, 1, tzinfo=datetime.UTC)
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        metric = {"MetricName": "Duration", "Dimensions": [{"Name": "F", "Value": "f"}]}
+        cloudwatch.put_metric_data(
+            Namespace="N",
+            MetricData=[{**metric, "Timestamp": at, "Values": [1.0, 5.0], "Counts": [3.0, 1.0]}],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="N",
+            MetricData=[
+                {
+                    **metric,
+                    "Timestamp": at,
+                    "StatisticValues": {
+                        "SampleCount": 2.0,
+                        "Sum": 4.0,
+                        "Minimum": 1.0,
+                        "Maximum": 3.0,
+                    },
+                }
+            ],
+        )
+        backend = cloudwatch_backends[DEFAULT_ACCOUNT_ID][REGION]
+        # Values/Counts: one datum per count (what the patch replaces with one datum).
+        kinds = [type(d) for d in backend.metric_data]
+        assert kinds == [MetricDatum] * 4 + [MetricAggregatedDatum]
+        # The shapes the patch builds on: parsed timestamps, Dimension objects, the attributes.
+        datum = backend.metric_data[-1]
+        assert isinstance(datum, MetricAggregatedDatum)
+        assert datum.timestamp == at.replace(tzinfo=None)  # naive UTC, as the queries
+        assert [(d.name, d.value) for d in datum.dimensions] == [("F", "f")]
+        assert (datum.min, datum.max, datum.sample_count, datum.sum) == (1.0, 3.0, 2.0, 4.0)
+        first = backend.metric_data[0]
+        assert isinstance(first, MetricDatum)
+        assert first.value == 1.0
+        query = {
+            "Id": "q",
+            "MetricStat": {"Metric": {"Namespace": "N", **metric}, "Period": 60, "Stat": "Sum"},
+        }
+        window = {
+            "StartTime": at - datetime.timedelta(minutes=1),
+            "EndTime": at + datetime.timedelta(minutes=1),
+        }
+        answer = cloudwatch.get_metric_data(MetricDataQueries=[query], **window)
+        assert answer["MetricDataResults"][0]["Values"] == [12.0]
+        # No percentile: GetMetricStatistics drops ExtendedStatistics, datapoints carry their
+        # datums as `metric_data` (the patch computes percentiles from them).
+        points = cloudwatch.get_metric_statistics(
+            Namespace="N",
+            MetricName="Duration",
+            Dimensions=metric["Dimensions"],
+            Period=60,
+            ExtendedStatistics=["p50"],
+            **window,
+        )["Datapoints"]
+        assert len(points) == 1
+        assert "ExtendedStatistics" not in points[0]
+        start, end = (window[k].replace(tzinfo=None) for k in ("StartTime", "EndTime"))
+        stats = backend.get_metric_statistics("N", "Duration", start, end, 60, ["Sum"], [])
+        assert len(stats[0].metric_data) == 5
+        # ...and a datapoint object's `extended_statistics` is what the serializer would send.
+        assert _serialised_extended_statistics() == {"p50": 1.0}
+
+
+def _serialised_extended_statistics() -> dict[str, float]:
+    from moto.cloudwatch.models import Statistics
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    point = Statistics(["Sum"], datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    point.extended_statistics = {"p50": 1.0}  # type: ignore[attr-defined]
+    original = CloudWatchResponse.get_metric_statistics
+    try:
+        CloudWatchResponse.get_metric_statistics = (  # type: ignore[method-assign]
+            lambda self: ActionResult({"Label": "Duration", "Datapoints": [point]})
+        )
+        with mock_aws():
+            cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+            answer = cloudwatch.get_metric_statistics(
+                Namespace="N",
+                MetricName="Duration",
+                StartTime=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+                EndTime=datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC),
+                Period=60,
+                Statistics=["Sum"],
+            )
+    finally:
+        CloudWatchResponse.get_metric_statistics = original  # type: ignore[method-assign]
+    return dict(answer["Datapoints"][0]["ExtendedStatistics"])

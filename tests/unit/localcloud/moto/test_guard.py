@@ -46,6 +46,7 @@ def test_every_patch_declares_what_it_touches() -> None:
         "fast_item_answers",
         "cheap_sqs_send",
         "keep_alive",
+        "cloudwatch_metrics",
     ]
     assert all(p.needs and p.apply.__doc__ for p in patches.PATCHES)
 

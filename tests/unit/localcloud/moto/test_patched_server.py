@@ -234,3 +234,82 @@ def test_the_patched_process_keeps_connections_alive(patched_moto: str) -> None:
         assert sockets[0] is sockets[1] is not None  # the second request reused the connection
     finally:
         connection.close()
+
+
+def test_cloudwatch_distributions_answer_percentiles(patched_moto: str) -> None:
+    """GIVEN two seconds of a distribution put as Values/Counts (and one StatisticValues datum
+    of another metric), WHEN read back, THEN exact sums and counts, and nearest-rank percentiles.
+    """
+    import datetime as dt
+
+    cloudwatch = _client(patched_moto, "cloudwatch")
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=2)
+    dims = [{"Name": "FunctionName", "Value": "f"}]
+    values = [float(v) for v in range(1, 101)]  # 1..100 ms, once each
+    for second, chunk in ((0, values[:50]), (1, values[50:])):
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": "Duration",
+                    "Dimensions": dims,
+                    "Timestamp": at + dt.timedelta(seconds=second),
+                    "Values": chunk,
+                    "Counts": [1.0] * len(chunk),
+                    "Unit": "Milliseconds",
+                }
+            ],
+        )
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Dimensions": dims,
+                "Timestamp": at,
+                "StatisticValues": {"SampleCount": 4, "Sum": 1, "Minimum": 0, "Maximum": 1},
+            }
+        ],
+    )
+
+    def query(metric: str, stat: str) -> list[float]:
+        answer = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "q",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/Lambda",
+                            "MetricName": metric,
+                            "Dimensions": dims,
+                        },
+                        "Period": 60,
+                        "Stat": stat,
+                    },
+                }
+            ],
+            StartTime=at - dt.timedelta(minutes=1),
+            EndTime=at + dt.timedelta(minutes=2),
+        )
+        return [float(v) for v in answer["MetricDataResults"][0]["Values"]]
+
+    # Periods start at StartTime: both seconds fall in the second minute.
+    assert query("Duration", "SampleCount") == [100.0]
+    assert query("Duration", "Sum") == [sum(values)]
+    assert query("Duration", "p95") == [95.0]
+    assert query("Duration", "p50") == [50.0]
+    assert query("Duration", "Maximum") == [100.0]
+    assert query("Errors", "Sum") == [1.0]
+    assert query("Errors", "p50") == []  # no percentile of a StatisticValues datum (AWS too)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=dims,
+        StartTime=at - dt.timedelta(seconds=1),
+        EndTime=at + dt.timedelta(seconds=5),
+        Period=10,
+        Statistics=["SampleCount"],
+        ExtendedStatistics=["p99", "p10"],
+    )["Datapoints"]
+    assert [p["ExtendedStatistics"] for p in points] == [{"p99": 99.0, "p10": 10.0}]
+    assert points[0]["SampleCount"] == 100.0
