@@ -45,6 +45,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
@@ -213,7 +214,7 @@ class _Mode:
 
 
 class FaultInjector:
-    """The three fault modes and their counters; changeable at run time from any thread."""
+    """The fault modes and their counters; changeable at run time from any thread."""
 
     def __init__(
         self,
@@ -226,6 +227,8 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._clock = clock
         self._modes = {name: _Mode() for name in MODES}
+        self._writes: Counter[str] = Counter()
+        """DynamoDB write calls per function (every one passes the write-throttle hook)."""
         self.fail_writes = fail_writes
 
     @property
@@ -285,6 +288,10 @@ class FaultInjector:
                 }
                 if name in _TARGETED:
                     entry = {"function": mode.function, **entry}
+                if name == THROTTLE_WRITES:
+                    # Tests tell a refused request's writes (none) from the pipeline's own
+                    # (the fan-out consumer keeping rollups) by function.
+                    entry["by_function"] = dict(self._writes)
                 out[name] = entry
             out[LEGACY_THROTTLE] = out[THROTTLE_WRITES]["share"]
             return out
@@ -327,6 +334,9 @@ class FaultInjector:
     def _throttle_writes(
         self, model: Any = None, **kwargs: Any
     ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        function = os.environ.get(FUNCTION_ENV, "")
+        with self._lock:
+            self._writes[function] += 1
         return self._throttle(THROTTLE_WRITES, model)
 
     def _throttle_reads(

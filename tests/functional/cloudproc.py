@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Final
 
 from localcloud.launcher import ROOT, CloudProcess
 
-__all__ = ["ROOT", "STACK_FILE", "is_running", "stop_cloud"]
+__all__ = [
+    "ROLLUP_KEEPER",
+    "ROOT",
+    "STACK_FILE",
+    "is_running",
+    "request_write_calls",
+    "stop_cloud",
+]
 
 STACK_FILE = Path(__file__).with_name("stack.yaml")
 
@@ -37,3 +45,20 @@ def is_running(pid: int) -> bool:
     except OSError:
         return False
     return status != "Z"
+
+
+ROLLUP_KEEPER: Final = "fanout-consumer-fn"
+"""The function that writes on its own, after a request: it keeps the bar rollups from the
+stream, so its writes land whenever a batch of earlier ticks arrives."""
+
+
+def request_write_calls(cloud: CloudProcess, faults: dict[str, Any]) -> int:
+    """DynamoDB write calls so far (from `GET /_localcloud/faults`) of every function but the
+    rollup keeper: what requests themselves wrote, whenever the stream delivers."""
+    keeper = next(
+        r["id"]
+        for r in cloud.state["resources"]
+        if r["type"] == "aws:lambda/function:Function" and r["name"] == ROLLUP_KEEPER
+    )
+    by_function: dict[str, int] = faults["throttle_writes"]["by_function"]
+    return sum(count for function, count in by_function.items() if function != keeper)

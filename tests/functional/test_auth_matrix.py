@@ -35,7 +35,7 @@ import pytest
 
 from infra import outputs
 from localcloud.launcher import CloudProcess, LaunchOptions, launch
-from tests.functional.cloudproc import STACK_FILE, stop_cloud
+from tests.functional.cloudproc import STACK_FILE, request_write_calls, stop_cloud
 from tests.functional.ticks import make_ticks, new_symbol, read_all
 
 DEADLINE_S = 20.0
@@ -311,8 +311,8 @@ def _function_ids(cloud: CloudProcess) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Counters:
-    """From the gateway: invocations per function (by logical name), DynamoDB write calls, open
-    WebSocket connections."""
+    """From the gateway: invocations per function (by logical name), DynamoDB write calls made
+    for requests (`request_write_calls`), open WebSocket connections."""
 
     invocations: dict[str, int]
     writes: int
@@ -326,15 +326,10 @@ async def _counters(http: aiohttp.ClientSession, cloud: CloudProcess) -> Counter
     ids = _function_ids(cloud)
     invocations = {name: health["functions"][fid]["invocations"] for name, fid in ids.items()}
     return Counters(
-        invocations, _write_calls(health["faults"]), sum(health["websocket_connections"].values())
+        invocations,
+        request_write_calls(cloud, health["faults"]),
+        sum(health["websocket_connections"].values()),
     )
-
-
-def _write_calls(faults: dict[str, Any]) -> int:
-    """DynamoDB write calls (`BatchWriteItem`, `PutItem`) the fault injector has seen."""
-    # The throttle mode looks at every write call, injecting or passing it.
-    counted = faults.get("throttle_writes", faults)  # (the endpoint's first shape: flat)
-    return int(counted["passed"]) + int(counted["injected"])
 
 
 def _assert_no_ticks(reply: Reply, seeded: list[dict[str, Any]]) -> None:

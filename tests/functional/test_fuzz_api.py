@@ -31,6 +31,7 @@ from infra import outputs
 from infra.ingest import INGEST_ROUTE
 from infra.query import QUERY_ROUTES
 from localcloud.launcher import CloudProcess
+from tests.functional.cloudproc import request_write_calls
 
 MAX_EXAMPLES: Final = 50
 """Fuzzing examples per operation and mode (examples and coverage phases come on top)."""
@@ -147,10 +148,8 @@ def _no_faults(admin: requests.Session, local_cloud: CloudProcess) -> None:
 
 
 def _writes(admin: requests.Session, cloud: CloudProcess) -> int:
-    """DynamoDB write calls the functions made so far (every one passes the fault hook)."""
-    faults = _faults(admin, cloud)
-    counters = faults.get("throttle_writes", faults)  # flat in the first FaultInjector
-    return int(counters["passed"]) + int(counters["injected"])
+    """DynamoDB write calls made for requests so far (every one passes the fault hook)."""
+    return request_write_calls(cloud, _faults(admin, cloud))
 
 
 def _send_and_check(case: Any, admin: requests.Session, cloud: CloudProcess) -> Any:

@@ -230,6 +230,12 @@ def test_a_crash_writes_half_the_batch_then_raises_in_the_named_function_only(
     assert "single" in stored(ddb)  # the write landed; the invocation died after it
     counters = faults.snapshot()[CRASH]
     assert (counters["injected"], counters["passed"]) == (2, 0)
+    # Every write call is counted for the function that made it ("": none running).
+    assert faults.snapshot()[THROTTLE_WRITES]["by_function"] == {
+        "": 1,
+        "query-fn": 1,
+        "ingest-fn": 2,
+    }
 
 
 def test_a_crash_needs_a_successful_write(
