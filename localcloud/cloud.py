@@ -176,7 +176,7 @@ class LocalCloud:
     async def flush_metrics(self) -> None:
         """Put every metric recorded so far into the local CloudWatch now."""
         if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.flush, everything=True)
+            await self._publisher.flush_now(everything=True)
 
     def _dashboard_dir(self) -> Path | None:
         """The project's `dashboard/`, if it holds the page."""

@@ -162,7 +162,7 @@ async def _flush_metrics(request: web.Request) -> web.Response:
             {"error": "metrics_disabled", "message": "the cloud runs without metrics"},
             status=409,
         )
-    sent = await asyncio.to_thread(publisher.flush, everything=True)
+    sent = await publisher.flush_now(everything=True)
     return web.json_response({"datums": sent, **publisher.snapshot()})
 
 

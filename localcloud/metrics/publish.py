@@ -12,8 +12,10 @@ reader that needs the last second, the alarms, reads the store itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -69,6 +71,9 @@ class MetricPublisher:
         self.put_calls = 0
         self.datums = 0
         self.failures = 0
+        # Its own thread: asyncio's default executor is shared with the pollers' long polls and
+        # waits, and a flush queued behind them stalled the metrics for seconds at a time.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="metrics")
 
     def flush(self, *, everything: bool = False) -> int:
         """Sample the gauges, then put every drained second; the datums put.
@@ -106,11 +111,21 @@ class MetricPublisher:
             "period_s": self.period_s,
         }
 
+    async def flush_now(self, *, everything: bool = False) -> int:
+        """`flush` on the publisher's own thread (flushes never overlap); the datums put."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._thread, functools.partial(self.flush, everything=everything)
+        )
+
     async def run(self) -> None:
         """Flush once per period until cancelled."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
-            await asyncio.to_thread(self.flush)
-            next_at = max(next_at + self.period_s, loop.time())
-            await asyncio.sleep(next_at - loop.time())
+        try:
+            while True:
+                await self.flush_now()
+                next_at = max(next_at + self.period_s, loop.time())
+                await asyncio.sleep(next_at - loop.time())
+        finally:
+            self._thread.shutdown(wait=False, cancel_futures=True)

@@ -90,11 +90,12 @@ class MetricStore:
     def drain(self, *, everything: bool = False) -> list[Drained]:
         """Every second over (with grace) not drained before; forgets those past `keep_s`.
 
-        `everything` drains the current second too (later samples count in the next one).
+        `everything` drains every second recorded, the current one too (later samples count in
+        the next one, which an `everything` drain within the same second takes as well).
         """
         now = int(self._clock())
         with self._lock:
-            upto = now if everything else now - 1 - GRACE_S
+            upto = max([now, *self._seconds]) if everything else now - 1 - GRACE_S
             out = [
                 Drained(second, key, self._units.get(key, "None"), cell)
                 for second in sorted(s for s in self._seconds if self._drained < s <= upto)
