@@ -13,7 +13,7 @@ newer one. Why, and what it costs: docs/storage.md ("Bars").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,7 +23,7 @@ from handlers.core.barpages import MINUTE, ROLLUPS, Page, Rollup, encode_page
 from handlers.core.bars import compute_bars, merge_bars
 from handlers.core.bartable import BarTable
 from handlers.core.blocks import Block
-from handlers.core.encoding import EncodedTick
+from handlers.core.encoding import DecodeError, EncodedTick
 from handlers.core.errors import MarketStreamError
 from handlers.core.reading import BlockSource, iter_ticks
 
@@ -113,7 +113,7 @@ class RollupService:
             page = known if attempt == 0 else table.page(symbol, "1m", hour)
             bars = {start: bar for start, bar in page.bars.items() if start not in minutes}
             for first, last in _runs(minutes):
-                ticks = iter_ticks(self._blocks(), symbol, first, last + MINUTE - 1)
+                ticks = iter_ticks(_Decodable(self._blocks()), symbol, first, last + MINUTE - 1)
                 for bar in compute_bars(ticks, MINUTE):
                     bars[bar.start] = bar
             updated = Page("1m", hour, page.version + 1, bars)
@@ -184,6 +184,32 @@ class RollupService:
         if not days:
             return None
         return (page.start + ROLLUPS[page.interval].page_ms) // 1000 + days * 86_400
+
+
+class _Decodable:
+    """A block source without the blocks no code can decode.
+
+    Such a block reached the fan-out consumer as a poison record, which went to the on-failure
+    queue with its metadata; left in the recompute, it would fail its symbol's rollups for good
+    and, with them, every later batch holding that symbol.
+    """
+
+    def __init__(self, source: BlockSource) -> None:
+        self._source = source
+
+    def blocks(
+        self, symbol: str, sk_low: str, sk_high: str, *, ascending: bool, min_last_ts: int
+    ) -> Iterator[Block]:
+        """The source's blocks that decode (each undecodable one logged)."""
+        for block in self._source.blocks(
+            symbol, sk_low, sk_high, ascending=ascending, min_last_ts=min_last_ts
+        ):
+            try:
+                block.ticks()
+            except DecodeError as exc:
+                _log.error("rollup of %s skips undecodable block %s: %s", symbol, block.sk, exc)
+                continue
+            yield block
 
 
 def _runs(minutes: list[int]) -> Iterable[tuple[int, int]]:

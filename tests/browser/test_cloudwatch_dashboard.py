@@ -72,7 +72,7 @@ async def test_the_cloudwatch_dashboard_draws_every_widget_from_the_local_cloudw
     await expect(ingest_rate.locator(".u-legend")).to_contain_text("requests")
     # AND the alarm widget lists every alarm with its state from the local CloudWatch
     alarms = page.locator('section.widget[data-kind="alarm"] li')
-    await expect(alarms).to_have_count(17)
+    await expect(alarms).to_have_count(18)
     states = await page.locator('section.widget[data-kind="alarm"] .state').all_inner_texts()
     assert set(states) <= {"OK", "ALARM", "INSUFFICIENT_DATA"}
     # AND it refreshes by itself

@@ -3,7 +3,7 @@
 Each test injects the fault the alarm is there for (`localcloud.faults`), waits for the alarm's
 state on `/_localcloud/alarms` to be ALARM, removes the fault and waits for OK: a count alarm
 clears after its evaluation periods pass without a bad datapoint, a depth alarm once its queue
-is empty. The 17 keys are the program's (`infra/observability.py`, docs/operations.md).
+is empty. The 18 keys are the program's (`infra/observability.py`, docs/operations.md).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ ALARM_KEYS = (
     "table-read-throttles",
     "ingest-p95-duration",
     "replay-failures",
+    "rollup-failures",
     "broadcast-iterator-age",
     "fanout-iterator-age",
     "fanout-failures-depth",
@@ -154,12 +155,15 @@ async def test_a_dying_query_function_trips_its_errors_and_the_rest_api_s_5xx(
     await alarms.reach("OK", "query-5xx", "query-errors")
 
 
-async def test_throttled_reads_trip_the_read_throttle_alarm(alarms: Alarms) -> None:
-    await alarms.reach("OK", "table-read-throttles")
+async def test_throttled_reads_trip_the_read_throttle_and_rollup_alarms(alarms: Alarms) -> None:
+    keys = ("table-read-throttles", "query-5xx", "rollup-failures")
+    await alarms.reach("OK", *keys)
     async with alarms.faults(throttle_reads=1.0):
         assert await _query(alarms.http, alarms.cloud) == 503
-        await alarms.reach("ALARM", "table-read-throttles", "query-5xx")
-    await alarms.reach("OK", "table-read-throttles", "query-5xx")
+        # ... and the fan-out consumer cannot read a new tick's minute back to roll it up
+        assert (await ingest(alarms.http, alarms.cloud, _ticks()))[0] == 200
+        await alarms.reach("ALARM", *keys)
+    await alarms.reach("OK", *keys)
 
 
 async def test_a_dying_authorizer_trips_its_errors(alarms: Alarms) -> None:

@@ -268,3 +268,22 @@ def test_a_symbol_without_rollups_is_read_raw_up_to_the_limit(stack: Stack) -> N
         BarReader(stack.bar_table(), stack.blocks(), max_raw_ticks=19).read(
             "AAA", "1h", T0, T0 + DAY
         )
+
+
+def test_an_undecodable_block_in_the_minute_does_not_stop_its_rollups(stack: Stack) -> None:
+    """GIVEN a poison block stored beside good ones WHEN the minute is rolled up THEN the bars
+    are the good ticks' (the poison record itself goes to the on-failure queue)."""
+    ticks = [Tick(symbol="AAA", price="10.50", timestamp=T0 + i * 400, size="2") for i in range(3)]
+    records = stack.ingest(ticks, "k")
+    poison = {
+        "symbol": {"S": "AAA"},
+        "sk": {"S": f"{T0 + 100:013d}#poison"},
+        "t1": {"N": str(T0 + 100)},
+        "n": {"N": "1"},
+        "b": {"B": b"\xff\x00 not a block"},
+    }
+    stack.ddb.put_item(TableName="ticks", Item=poison)
+    service = RollupService(stack.blocks, stack.bar_table)
+    touched = [Touched(0, *decoded) for r in records if (decoded := block_of(r))]
+    assert service.apply(touched) is None
+    assert [(bar["count"], bar["volume"]) for bar in stack.stored_bars("AAA", "1m")] == [(3, "6")]
