@@ -79,8 +79,7 @@ def _why(settings: DemoSettings) -> str:
         return (
             f"load: {load}, then every tick read back through the query API. Why: {_SUSTAINED};"
             " 20 req/s of 100 ticks leaves the machine room for the read-back and keeps the run"
-            " well inside 90 s. Reads during the load (--query-ratio 0.1) pass too, but /bars"
-            " computes bars from every tick of its range in Python and lifts p95 past 1 s here."
+            " well inside 90 s."
         )
     return f"load: {load} (given on the command line; for reference, {_SUSTAINED})."
 
