@@ -46,7 +46,7 @@ MODULES: Final = (
 )
 BASELINE: Final = "import boto3, pydantic"
 GOALS: Final = {"us/tick at 100": 4.0, "us per 1-tick request": 50.0, "worst import x": 1.1}
-"""Issue 18's goals, printed beside what was measured (never asserted)."""
+"""The hot path's goals, printed beside what was measured (never asserted)."""
 _CONSOLE: Final = Console(highlight=False, width=120)
 
 
@@ -198,7 +198,7 @@ def import_times(trees: list[Path]) -> dict[Path, float]:
 
 
 def goals(cpu: dict[Path, dict[int, float]], worst: dict[Path, float]) -> None:
-    """Print issue 18's goals beside the figures of each tree."""
+    """Print the goals beside the figures of each tree."""
     print("\ngoals (printed, never asserted)")
     columns = ["figure", "goal", *(_name(tree) for tree in cpu)]
     table = _table(*columns, label=True)
