@@ -9,14 +9,23 @@ starts after it (ascending) or ends before it (descending).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
 
 from handlers.core.blocks import BLOCK_SPAN_MS, MAX_TIMESTAMP, Block, sort_key
+from handlers.core.encoding import DecodeError
 
-__all__ = ["BlockSource", "Position", "StoredTick", "iter_ticks", "latest", "read_page"]
+__all__ = [
+    "BlockSource",
+    "Position",
+    "StoredTick",
+    "Undecodable",
+    "iter_ticks",
+    "latest",
+    "read_page",
+]
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -53,6 +62,10 @@ class StoredTick:
         return out
 
 
+Undecodable = Callable[[Block, DecodeError], None]
+"""Told of a stored block that does not decode, which the read then skips."""
+
+
 class BlockSource(Protocol):
     """Yields a symbol's blocks with sort keys in [sk_low, sk_high], in sort-key order."""
 
@@ -75,8 +88,17 @@ class _Desc:
         return other.tick.position < self.tick.position
 
 
-def _block_ticks(block: Block, start: int, end: int) -> Iterator[StoredTick]:
-    for idx, tick in enumerate(block.ticks()):
+def _block_ticks(
+    block: Block, start: int, end: int, on_undecodable: Undecodable | None
+) -> Iterator[StoredTick]:
+    try:
+        ticks = block.ticks()
+    except DecodeError as exc:
+        if on_undecodable is None:
+            raise
+        on_undecodable(block, exc)
+        return
+    for idx, tick in enumerate(ticks):
         if start <= tick.timestamp <= end:
             yield StoredTick(
                 block.symbol,
@@ -96,8 +118,13 @@ def iter_ticks(
     *,
     ascending: bool = True,
     after: Position | None = None,
+    on_undecodable: Undecodable | None = None,
 ) -> Iterator[StoredTick]:
-    """Every tick of `symbol` in [start, end], in order, strictly after `after` if given."""
+    """Every tick of `symbol` in [start, end], in order, strictly after `after` if given.
+
+    A block that does not decode raises DecodeError, or, with `on_undecodable`, is handed to it
+    and skipped.
+    """
     if ascending:
         lower = max(start, after.ts) if after else start
         blocks = source.blocks(
@@ -112,7 +139,7 @@ def iter_ticks(
             first = block.first_ts
             while heap and heap[0][0].ts < first:
                 yield heapq.heappop(heap)[1]
-            for tick in _block_ticks(block, lower, end):
+            for tick in _block_ticks(block, lower, end, on_undecodable):
                 if after is None or tick.position > after:
                     heapq.heappush(heap, (tick.position, tick))
         while heap:
@@ -131,7 +158,7 @@ def iter_ticks(
         bound = block.first_ts + BLOCK_SPAN_MS - 1
         while rheap and rheap[0].tick.timestamp > bound:
             yield heapq.heappop(rheap).tick
-        for tick in _block_ticks(block, start, upper):
+        for tick in _block_ticks(block, start, upper, on_undecodable):
             if after is None or tick.position < after:
                 heapq.heappush(rheap, _Desc(tick))
     while rheap:

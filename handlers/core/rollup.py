@@ -13,7 +13,7 @@ newer one. Why, and what it costs: docs/storage.md ("Bars").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -113,7 +113,13 @@ class RollupService:
             page = known if attempt == 0 else table.page(symbol, "1m", hour)
             bars = {start: bar for start, bar in page.bars.items() if start not in minutes}
             for first, last in _runs(minutes):
-                ticks = iter_ticks(_Decodable(self._blocks()), symbol, first, last + MINUTE - 1)
+                ticks = iter_ticks(
+                    self._blocks(),
+                    symbol,
+                    first,
+                    last + MINUTE - 1,
+                    on_undecodable=_skip_undecodable,
+                )
                 for bar in compute_bars(ticks, MINUTE):
                     bars[bar.start] = bar
             updated = Page("1m", hour, page.version + 1, bars)
@@ -186,30 +192,14 @@ class RollupService:
         return (page.start + ROLLUPS[page.interval].page_ms) // 1000 + days * 86_400
 
 
-class _Decodable:
-    """A block source without the blocks no code can decode.
+def _skip_undecodable(block: Block, exc: DecodeError) -> None:
+    """Log a block no code can decode and leave it out of the recompute.
 
     Such a block reached the fan-out consumer as a poison record, which went to the on-failure
     queue with its metadata; left in the recompute, it would fail its symbol's rollups for good
     and, with them, every later batch holding that symbol.
     """
-
-    def __init__(self, source: BlockSource) -> None:
-        self._source = source
-
-    def blocks(
-        self, symbol: str, sk_low: str, sk_high: str, *, ascending: bool, min_last_ts: int
-    ) -> Iterator[Block]:
-        """The source's blocks that decode (each undecodable one logged)."""
-        for block in self._source.blocks(
-            symbol, sk_low, sk_high, ascending=ascending, min_last_ts=min_last_ts
-        ):
-            try:
-                block.ticks()
-            except DecodeError as exc:
-                _log.error("rollup of %s skips undecodable block %s: %s", symbol, block.sk, exc)
-                continue
-            yield block
+    _log.error("rollup of %s skips undecodable block %s: %s", block.symbol, block.sk, exc)
 
 
 def _runs(minutes: list[int]) -> Iterable[tuple[int, int]]:
