@@ -32,6 +32,7 @@ from rich.table import Table
 from bench.cloud import NO_STAGE_THROTTLE
 from bench.handler_cpu import item_bytes
 from cliargs import UsageParser, usage_error
+from handlers.core.barpages import MINUTE
 from handlers.core.barreads import BarReader
 from handlers.core.bars import INTERVALS, compute_bars
 from handlers.core.bartable import BarTable
@@ -45,7 +46,6 @@ from localcloud.launcher import CloudProcess, LaunchError, launch
 __all__ = ["main"]
 
 SYMBOL: Final = "BENCH.BARS"
-MINUTE: Final = 60_000
 HOUR: Final = 3_600_000
 DAY: Final = 86_400_000
 QUERY_MEMORY_MB: Final = 512
