@@ -24,7 +24,7 @@ from bench.cloud import NO_STAGE_THROTTLE
 from cliargs import UsageParser
 from localcloud.launcher import ROOT, launch
 
-__all__ = ["main"]
+__all__ = ["main", "measure_step"]
 
 P95_LIMIT_MS = 100.0
 _TICK = 100  # /proc stat clock ticks per second on Linux
@@ -36,9 +36,10 @@ def _cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
 
 
-def _step(
+def measure_step(
     outputs: Path, rate: int, batch: int, duration: int, pids: dict[str, int]
 ) -> dict[str, Any]:
+    """One load-generator run at `rate` requests/s of `batch` ticks: latency, errors, CPU."""
     summary = outputs.with_name(f"run-{batch}-{rate}.json")
     before = {name: _cpu_s(pid) for name, pid in pids.items()}
     began = time.monotonic()
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch, rates in ((1, args.rates_1), (100, args.rates_100)):
                 best[batch] = None
                 for rate in rates:
-                    result = _step(outputs, rate, batch, args.duration, pids)
+                    result = measure_step(outputs, rate, batch, args.duration, pids)
                     print(json.dumps(result), flush=True)
                     if not result["passed"]:
                         break

@@ -1,8 +1,9 @@
 """Keeping the rollups: recompute every bar a stream batch touched, from its source.
 
 For each symbol of a batch, the minutes its blocks touch are recomputed from those minutes' blocks
-(a strongly consistent read of the tick table), then the 5m and 1h bars of the touched hours from
-the new 1m pages, then the 1d bars of the touched days from the new 1h pages. Nothing is
+(what this container remembers of them while their 1m page is unchanged, plus the batch's own
+blocks; else a strongly consistent read of the tick table), then the 5m and 1h bars of the touched
+hours from the new 1m pages, then the 1d bars of the touched days from the new 1h pages. Nothing is
 incremented, so a redelivered batch, a MODIFY of a retried request or a late tick changes a bar
 exactly as much as it changes the stored ticks. Concurrent recomputes of one page (two shards,
 or two invocations) are serialised by conditional writes on the page's version; a coarser page
@@ -20,12 +21,13 @@ from typing import Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.core.barpages import MINUTE, ROLLUPS, Page, Rollup, encode_page
-from handlers.core.bars import compute_bars, merge_bars
+from handlers.core.bars import merge_bars
 from handlers.core.bartable import BarTable
-from handlers.core.blocks import Block
+from handlers.core.blocks import BLOCK_SPAN_MS, MAX_TIMESTAMP, Block, sort_key
 from handlers.core.encoding import DecodeError, EncodedTick
 from handlers.core.errors import MarketStreamError
-from handlers.core.reading import BlockSource, iter_ticks
+from handlers.core.minutes import MinuteMemory, Piece, minute_bar, pieces
+from handlers.core.reading import BlockSource
 
 __all__ = ["ATTEMPTS", "RollupConflict", "RollupService", "Touched"]
 
@@ -56,10 +58,12 @@ class RollupService:
         bars: Callable[[], BarTable],
         *,
         retention_days: Mapping[str, int] | None = None,
+        memory: MinuteMemory | None = None,
     ) -> None:
         self._blocks = blocks
         self._bars = bars
         self._retention = retention_days or {}
+        self._memory = memory if memory is not None else MinuteMemory()
 
     def apply(self, touched: Iterable[Touched]) -> int | None:
         """Roll up every symbol; the first record of the first symbol that failed, or None.
@@ -67,17 +71,18 @@ class RollupService:
         Symbols go in the order of their first record, so every record before the one returned
         belongs to a symbol that is done: Lambda may resume from it.
         """
-        symbols: dict[str, tuple[int, set[int], int]] = {}
+        symbols: dict[str, tuple[int, dict[int, dict[str, Piece]], int]] = {}
         for item in touched:
             if not item.ticks:
                 continue
-            first, minutes, newest = symbols.get(item.block.symbol, (item.record, set(), 0))
-            minutes.update(t.timestamp - t.timestamp % MINUTE for t in item.ticks)
+            first, fresh, newest = symbols.get(item.block.symbol, (item.record, {}, 0))
+            for minute, piece in pieces(item.block.sk, item.ticks, 0, MAX_TIMESTAMP).items():
+                fresh.setdefault(minute, {})[item.block.sk] = piece
             newest = max(newest, item.ticks[-1].timestamp)
-            symbols[item.block.symbol] = (first, minutes, newest)
-        for symbol, (first, minutes, newest) in symbols.items():
+            symbols[item.block.symbol] = (first, fresh, newest)
+        for symbol, (first, fresh, newest) in symbols.items():
             try:
-                self.roll(symbol, minutes)
+                self.roll(symbol, fresh)
                 self._bars().raise_mark(symbol, newest)
             except (BotoCoreError, ClientError, MarketStreamError, ValueError):
                 # Reported, not raised: the records before this symbol's first one are done.
@@ -85,8 +90,13 @@ class RollupService:
                 return first
         return None
 
-    def roll(self, symbol: str, minutes: Iterable[int]) -> None:
-        """Recompute the bars of `minutes` (minute starts) and every coarser bar holding them."""
+    def roll(self, symbol: str, minutes: Iterable[int] | Mapping[int, dict[str, Piece]]) -> None:
+        """Recompute the bars of `minutes` (minute starts) and every coarser bar holding them.
+
+        Given as a mapping, it holds a batch's pieces of each minute by block sort key: blocks a
+        remembered minute is brought up to date with.
+        """
+        fresh = minutes if isinstance(minutes, Mapping) else {}
         hours: dict[int, list[int]] = {}
         for minute in sorted(set(minutes)):
             hours.setdefault(ROLLUPS["1m"].page_start(minute), []).append(minute)
@@ -97,39 +107,78 @@ class RollupService:
         }
         read = self._bars().pages_now(symbol, sorted(keys))
         minute_pages = {
-            hour: self._minutes(symbol, hour, mins, read[("1m", hour)])
+            hour: self._minutes(symbol, hour, mins, read[("1m", hour)], fresh)
             for hour, mins in hours.items()
         }
         self._fold(symbol, ROLLUPS["5m"], minute_pages, read)
         hour_pages = self._fold(symbol, ROLLUPS["1h"], minute_pages, read)
         self._fold(symbol, ROLLUPS["1d"], hour_pages, read)
 
-    def _minutes(self, symbol: str, hour: int, minutes: list[int], known: Page) -> Page:
+    def _minutes(
+        self,
+        symbol: str,
+        hour: int,
+        minutes: list[int],
+        known: Page,
+        fresh: Mapping[int, dict[str, Piece]],
+    ) -> Page:
         """The 1m page of `hour` with `minutes` recomputed from their blocks."""
         table = self._bars()
         for attempt in range(ATTEMPTS):
             # The version is read before the blocks: a write conditional on it can only win if
             # no other recompute wrote in between, and then these blocks are at least as new.
             page = known if attempt == 0 else table.page(symbol, "1m", hour)
+            held = self._memory.recall(symbol, hour, page.version, minutes)
+            for minute, (_, remembered) in held.items():
+                remembered.update(fresh.get(minute, {}))
+            unknown = [minute for minute in minutes if minute not in held]
+            for first, last in _runs(unknown) if unknown else ():
+                held.update(self._read(symbol, first, last))
             bars = {start: bar for start, bar in page.bars.items() if start not in minutes}
-            for first, last in _runs(minutes):
-                ticks = iter_ticks(
-                    self._blocks(),
-                    symbol,
-                    first,
-                    last + MINUTE - 1,
-                    on_undecodable=_skip_undecodable,
-                )
-                for bar in compute_bars(ticks, MINUTE):
-                    bars[bar.start] = bar
+            for minute in minutes:
+                bar = minute_bar(minute, held[minute][1].values())
+                if bar is not None:
+                    bars[minute] = bar
             updated = Page("1m", hour, page.version + 1, bars)
             if encode_page(updated) == encode_page(page):
+                self._memory.keep(
+                    symbol, hour, based_on=page.version, version=page.version, minutes=held
+                )
                 return page
             if table.put_page(
                 symbol, updated, read_version=page.version, expires_at=self._expiry(updated)
             ):
+                self._memory.keep(
+                    symbol, hour, based_on=page.version, version=updated.version, minutes=held
+                )
                 return updated
         raise RollupConflict(f"1m page {hour} of {symbol} kept changing")
+
+    def _read(
+        self, symbol: str, first: int, last: int
+    ) -> dict[int, tuple[float, dict[str, Piece]]]:
+        """Every block's pieces of the minutes `first`..`last`, read back from the tick table."""
+        read_at = self._memory.now()
+        end = last + MINUTE - 1
+        found: dict[int, tuple[float, dict[str, Piece]]] = {
+            minute: (read_at, {}) for minute in range(first, last + 1, MINUTE)
+        }
+        blocks = self._blocks().blocks(
+            symbol,
+            sort_key(max(0, first - BLOCK_SPAN_MS + 1)),
+            sort_key(end) + "~",
+            ascending=True,
+            min_last_ts=first,
+        )
+        for block in blocks:
+            try:
+                ticks = block.ticks()
+            except DecodeError as exc:
+                _skip_undecodable(block, exc)
+                continue
+            for minute, piece in pieces(block.sk, ticks, first, end).items():
+                found[minute][1][block.sk] = piece
+        return found
 
     def _fold(
         self,

@@ -22,6 +22,7 @@ from handlers.core.bars import compute_bars
 from handlers.core.bartable import BarTable
 from handlers.core.blocks import build_blocks, idempotency_key
 from handlers.core.fanout import FanoutService
+from handlers.core.minutes import MinuteMemory
 from handlers.core.models import Tick
 from handlers.core.reading import iter_ticks
 from handlers.core.rollup import RollupService, Touched
@@ -287,3 +288,55 @@ def test_an_undecodable_block_in_the_minute_does_not_stop_its_rollups(stack: Sta
     touched = [Touched(0, *decoded) for r in records if (decoded := block_of(r))]
     assert service.apply(touched) is None
     assert [(bar["count"], bar["volume"]) for bar in stack.stored_bars("AAA", "1m")] == [(3, "6")]
+
+
+class CountingBlocks:
+    """The tick table's blocks, counting the reads."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.reads = 0
+        self._source = stack.blocks()
+
+    def blocks(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self.reads += 1
+        return self._source.blocks(*args, **kwargs)
+
+
+def test_a_remembered_minute_is_brought_up_to_date_without_reading_it_back(stack: Stack) -> None:
+    """GIVEN a minute rolled up once WHEN later batches bring more of its ticks THEN they read no
+    blocks and the bars still equal compute_bars; once another consumer wrote the page, or the
+    memory is stale, the minute is read back in full."""
+    now = [0.0]
+    counting = CountingBlocks(stack)
+    service = RollupService(
+        lambda: counting,
+        stack.bar_table,
+        memory=MinuteMemory(clock=lambda: now[0]),
+    )
+
+    def batch(*prices: str) -> None:
+        ticks = [
+            Tick(symbol="AAA", price=price, timestamp=T0 + 1_000 * len(stack.keys) + i, size="1")
+            for i, price in enumerate(prices)
+        ]
+        records = stack.ingest(ticks, None)
+        touched = [Touched(i, *decoded) for i, r in enumerate(records) if (decoded := block_of(r))]
+        assert service.apply(touched) is None
+
+    batch("10", "11")
+    assert counting.reads == 1
+    batch("9.5")
+    batch("12", "10.25")
+    assert counting.reads == 1
+    assert stack.stored_bars("AAA", "1m") == stack.expected("AAA", MINUTE, *EVERYTHING)
+
+    other = RollupService(stack.blocks, stack.bar_table)  # another shard's consumer writes
+    records = stack.ingest([Tick(symbol="AAA", price="20", timestamp=T0 + 30_000)], None)
+    assert other.apply([Touched(0, *decoded) for r in records if (decoded := block_of(r))]) is None
+    batch("8")
+    assert counting.reads == 2
+    now[0] = 1_000.0
+    batch("8.5")
+    assert counting.reads == 3
+    assert stack.stored_bars("AAA", "1m") == stack.expected("AAA", MINUTE, *EVERYTHING)
+    assert stack.stored_bars("AAA", "1m")[0]["high"] == "20"
