@@ -87,19 +87,31 @@ _CACHEABLE: Final = frozenset(
         "DomainDispatcherApplication.get_application",
         params=("self", "environ"),
     ),
+    Needs("moto.core.responses", "method_names_from_class", params=("clazz",)),
+    Needs("moto.core.responses", "BaseResponse.call_action", uses=("method_names_from_class",)),
 )
 def _speed_up_dispatch() -> None:
-    """Memoise moto's per-request backend lookup for signed requests of the common services.
+    """Memoise moto's per-request backend lookup for signed requests of the common services,
+    and the list of a response class's methods.
 
     moto: `DomainDispatcherApplication.get_application` works out which backend a request is for
     on *every* request, listing its own package directory on disk each time (~20% of its CPU in
-    a profile).
-    Needed: the same answer without the work. For the services in `_CACHEABLE` it depends only
-    on the signing service, region and X-Amz-Target prefix, so it is memoised on those.
-    Drop it when moto memoises the lookup itself: delete this function and `_CACHEABLE` (only
-    speed depends on it) and its contract test.
+    a profile); `BaseResponse.call_action` lists the handler class's methods with
+    `inspect.getmembers` on every request, to see whether the action is one (~5%).
+    Needed: the same answers without the work. For the services in `_CACHEABLE` the backend
+    depends only on the signing service, region and X-Amz-Target prefix, so it is memoised on
+    those; a class's methods are fixed once it is defined, so they are memoised per class.
+    Drop it when moto memoises these itself: delete this function and `_CACHEABLE` (only speed
+    depends on it) and its contract test.
     """
+    import functools
+
+    from moto.core import responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    # Imported by name into `responses`, which is where dispatch looks it up.
+    listed = "method_names_from_class"
+    setattr(responses, listed, functools.cache(getattr(responses, listed)))
 
     original = DomainDispatcherApplication.get_application
     cache: dict[tuple[str, str, str], Any] = {}

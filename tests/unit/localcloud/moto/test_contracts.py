@@ -102,6 +102,18 @@ def test_contract_speed_up_dispatch_app_depends_only_on_service_region_and_targe
     assert len(set(apps.values())) == len(apps)
 
 
+def test_contract_speed_up_dispatch_method_names_are_fixed_per_class() -> None:
+    from moto.core import responses
+
+    listed = getattr(responses, "method_names_from_class")  # noqa: B009 (not exported)
+    assert getattr(listed, "cache_info", None) is None  # unpatched here
+    names = listed(DynamoHandler)
+    assert "batch_write_item" in names and "query" in names
+    handler = DynamoHandler()
+    assert listed(type(handler)) == names  # an instance adds nothing: the class decides
+    assert listed(DynamoDBStreamsHandler) != names
+
+
 # -- serialise_dynamodb --------------------------------------------------------------------------
 
 

@@ -210,7 +210,9 @@ def test_a_full_last_page_of_a_range_ends_one_page_sooner_patched(
     assert pages["unpatched"] == [(first, "t#0006"), (second, "t#0013"), ([], None)]
 
 
-def test_the_patched_process_keeps_connections_alive(patched_moto: str) -> None:
+def test_the_patched_process_keeps_connections_alive_and_sends_no_cors_headers(
+    patched_moto: str,
+) -> None:
     connection = http.client.HTTPConnection(urlsplit(patched_moto).netloc, timeout=10)
     try:
         sockets = []
@@ -224,10 +226,12 @@ def test_the_patched_process_keeps_connections_alive(patched_moto: str) -> None:
                     "X-Amz-Target": "DynamoDB_20120810.ListTables",
                     "Authorization": f"AWS4-HMAC-SHA256 Credential=AKID/20250101/{REGION}/"
                     "dynamodb/aws4_request, SignedHeaders=host, Signature=00",
+                    "Origin": "http://127.0.0.1:1",
                 },
             )
             response = connection.getresponse()
             assert response.status == 200
+            assert response.getheader("Access-Control-Allow-Origin") is None
             assert "TableNames" in json.loads(response.read())
             assert response.getheader("Connection") is None
             sockets.append(connection.sock)
