@@ -63,6 +63,7 @@ from localcloud.runtime.functions import FunctionSpec, LambdaFunction, runtime_e
 from localcloud.runtime.logs import FunctionLogs
 from localcloud.sources.mappings import build_pollers
 from localcloud.sources.streams import StreamPoller
+from localcloud.sources.wakeup import Wakeup
 
 __all__ = ["PROJECT_ROOT", "CloudOptions", "LocalCloud"]
 
@@ -105,6 +106,7 @@ class LocalCloud:
     def __init__(self, options: CloudOptions) -> None:
         self.options = options
         self.faults = FaultInjector(options.fail_writes)
+        self._wakeup = Wakeup()
         self.deployment: Deployment | None = None
         self.config: StackConfig | None = None
         self.gateway_url = ""
@@ -279,6 +281,7 @@ class LocalCloud:
                 if isinstance(poller, StreamPoller):
                     # LATEST is taken now, so that a write after "ready" is never missed.
                     await asyncio.to_thread(poller.prepare)
+                    poller.wakeup = self._wakeup
             app = build_app(
                 http_apis=http_apis,
                 rest_apis=rest_apis,
@@ -306,13 +309,15 @@ class LocalCloud:
             raise
 
     def _setup_default_session(self) -> None:
-        """The boto3 session the handlers' clients come from, with the fault hook on it."""
+        """The boto3 session the handlers' clients come from, with the fault hook on it (and
+        the metrics and stream-wakeup hooks)."""
         # Handlers call `boto3.client(...)`, which uses boto3's default session. A fresh one
         # keeps any session this process made earlier (with real settings) away from them.
         boto3.DEFAULT_SESSION = boto3.session.Session()
         if self.options.metrics:
             DynamoDBMetrics(self.metrics).install(boto3.DEFAULT_SESSION._session)
         self.faults.install(boto3.DEFAULT_SESSION._session)
+        self._wakeup.install(boto3.DEFAULT_SESSION._session)
 
     def _observe(
         self,

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from localcloud.runtime.functions import FunctionError, FunctionThrottled, LambdaFunction
 from localcloud.sources.filters import matches_filters
+from localcloud.sources.wakeup import Wakeup
 
 __all__ = ["Clients", "Invocation", "MappingSettings", "Poller", "PollerStats"]
 
@@ -71,6 +72,8 @@ class Poller(ABC):
 
     idle_s: float = 0.0
     """Pause after a poll that found nothing to do (0: the poll itself waits, e.g. long polling)."""
+    idle_max_s: float = 0.0
+    """Longest pause: each further empty poll doubles the pause from `idle_s` up to this."""
 
     def __init__(self, settings: MappingSettings) -> None:
         self._settings = settings
@@ -82,10 +85,13 @@ class Poller(ABC):
         self.stats = PollerStats(settings.source_arn, settings.function.spec.name)
         self.filtered = 0
         """Records dropped by the mapping's filters (Lambda deletes or checkpoints past them)."""
+        self.wakeup: Wakeup | None = None
+        """Ends idle pauses early when set (the cloud sets it for stream pollers)."""
 
     async def run(self) -> None:
         """Poll until cancelled; a failing poll is counted and logged, and the loop goes on."""
         await self._start()
+        idle = self.idle_s
         while True:
             try:
                 busy = await self._poll()
@@ -97,8 +103,14 @@ class Poller(ABC):
                 _log.warning("poller %s: %s", self._arn, exc)
                 await asyncio.sleep(_ERROR_BACKOFF_S)
                 continue
-            if not busy and self.idle_s > 0:
-                await asyncio.sleep(self.idle_s)
+            if busy or self.idle_s <= 0:
+                idle = self.idle_s
+                continue
+            if self.wakeup is None:
+                await asyncio.sleep(idle)
+            else:
+                await self.wakeup.pause(idle)
+            idle = min(2 * idle, max(self.idle_s, self.idle_max_s))
 
     async def _start(self) -> None:  # noqa: B027 - most sources need nothing before polling
         """Anything to do once before the first poll."""

@@ -46,8 +46,12 @@ __all__ = [
 
 _log = logging.getLogger("localcloud.sources.streams")
 POLL_INTERVAL_S: Final = 0.05
-"""Idle poll period per shard. Lambda polls 4 times a second; faster here, as moto is local and
-the latency benchmark measures the emulation, not the poll period."""
+"""Poll period per shard while records keep coming, and the first pause after an empty poll.
+Lambda polls 4 times a second; faster here, as moto is local and the latency benchmark measures
+the emulation, not the poll period."""
+IDLE_MAX_S: Final = 0.25
+"""Longest pause of an idle shard (Lambda's own period); a function's write ends it at once
+(`localcloud.sources.wakeup`)."""
 _MAX_GET_RECORDS: Final = 1000
 _BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
 """Pause before each retry of a failed batch (short: tests wait for exhausted retries)."""
@@ -106,6 +110,7 @@ class StreamPoller(Poller):
     """Lambda's DynamoDB stream poller for one event source mapping."""
 
     idle_s = POLL_INTERVAL_S
+    idle_max_s = IDLE_MAX_S
 
     def __init__(
         self,
