@@ -109,7 +109,7 @@ class Poller(ABC):
             if self.wakeup is None:
                 await asyncio.sleep(idle)
             else:
-                await self.wakeup.pause(idle)
+                await self.wakeup.pause(idle, at_least=self.idle_s)
             idle = min(2 * idle, max(self.idle_s, self.idle_max_s))
 
     async def _start(self) -> None:  # noqa: B027 - most sources need nothing before polling

@@ -3,8 +3,10 @@
 An idle stream poller pauses longer after each empty poll (`Poller.idle_s` doubling up to
 `Poller.idle_max_s`), so that a quiet stack does not call GetRecords twenty times a second per
 shard. A write by any function of this process (a botocore hook on the handlers' session) ends
-every pause at once: a tick written after a quiet spell still reaches the consumers within one
-poll. Writes from elsewhere (a test's own client) are seen within the longest pause.
+every pause, though not sooner than `idle_s` after the last poll: a tick written after a quiet
+spell reaches the consumers as fast as under load, and a busy writer does not turn batches into
+one poll per write. Writes from elsewhere (a test's own client) are seen within the longest
+pause.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ class Wakeup:
         for event in list(self._waiting):
             event.set()
 
-    async def pause(self, seconds: float) -> None:
-        """Wait `seconds`, or less if a write is noticed meanwhile."""
+    async def pause(self, seconds: float, *, at_least: float = 0.0) -> None:
+        """Wait `seconds`, or less if a write is noticed meanwhile, but `at_least` this long:
+        a busy writer then wakes a poller once per `at_least`, not once per write."""
         self._loop = asyncio.get_running_loop()
         event = asyncio.Event()
         self._waiting.add(event)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), seconds)
+            await asyncio.sleep(min(at_least, seconds))
+            if not event.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), max(0.0, seconds - at_least))
         finally:
             self._waiting.discard(event)
