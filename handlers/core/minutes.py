@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Final
 
@@ -27,7 +27,16 @@ from handlers.core.bars import VOLUME_PRECISION, Bar
 from handlers.core.encoding import EncodedTick
 from handlers.core.reading import Position
 
-__all__ = ["MAX_PIECES", "REREAD_S", "MinuteMemory", "Piece", "minute_bar", "pieces"]
+__all__ = [
+    "MAX_PIECES",
+    "REREAD_S",
+    "Minute",
+    "MinuteMemory",
+    "Piece",
+    "fold",
+    "minute_bar",
+    "pieces",
+]
 
 MAX_PIECES: Final = 50_000
 """Pieces a container remembers (a few hundred bytes each): minutes beyond it are forgotten,
@@ -79,32 +88,64 @@ def pieces(sk: str, ticks: Sequence[EncodedTick], start: int, end: int) -> dict[
     return out
 
 
-def minute_bar(start: int, parts: Iterable[Piece]) -> Bar | None:
-    """The bar of the minute at `start` from its pieces (any order); None without any."""
-    opening = closing = top = bottom = None
-    volume = Decimal(0)
-    count = 0
+def fold(a: Piece, b: Piece) -> Piece:
+    """The piece of `a`'s and `b`'s ticks together (same minute, no tick in both)."""
+    opening = a if a.first < b.first else b
+    closing = a if a.last > b.last else b
+    top = a if a.high > b.high or (a.high == b.high and a.high_at < b.high_at) else b
+    bottom = a if a.low < b.low or (a.low == b.low and a.low_at < b.low_at) else b
     with localcontext() as ctx:
         ctx.prec = VOLUME_PRECISION
-        for part in parts:
-            if opening is None or closing is None or top is None or bottom is None:
-                opening = closing = top = bottom = part
-                volume, count = part.bar.volume, part.bar.count
-                continue
-            if part.first < opening.first:
-                opening = part
-            if part.last > closing.last:
-                closing = part
-            if part.high > top.high or (part.high == top.high and part.high_at < top.high_at):
-                top = part
-            if part.low < bottom.low or (part.low == bottom.low and part.low_at < bottom.low_at):
-                bottom = part
-            volume += part.bar.volume
-            count += part.bar.count
-    if opening is None or closing is None or top is None or bottom is None:
-        return None
-    b = opening.bar
-    return Bar(start, b.open, top.bar.high, bottom.bar.low, closing.bar.close, volume, count)
+        volume = a.bar.volume + b.bar.volume
+    bar = Bar(
+        a.bar.start,
+        opening.bar.open,
+        top.bar.high,
+        bottom.bar.low,
+        closing.bar.close,
+        volume,
+        a.bar.count + b.bar.count,
+    )
+    return Piece(opening.first, closing.last, top.high, top.high_at, bottom.low, bottom.low_at, bar)
+
+
+def minute_bar(parts: Iterable[Piece]) -> Bar | None:
+    """The bar of one minute from its pieces, in any order; None without any."""
+    whole: Piece | None = None
+    for part in parts:
+        whole = part if whole is None else fold(whole, part)
+    return None if whole is None else whole.bar
+
+
+@dataclass(slots=True)
+class Minute:
+    """Every block's piece of one minute, as read at `read_at`, and their fold."""
+
+    read_at: float
+    pieces: dict[str, Piece] = field(default_factory=dict)
+    """By block sort key."""
+    _whole: Piece | None = None
+    _stale: bool = True
+
+    def add(self, sk: str, piece: Piece) -> None:
+        """Take in the piece of block `sk`: a new block folds in, a rewritten one refolds all."""
+        old = self.pieces.get(sk)
+        if old == piece:
+            return
+        self.pieces[sk] = piece
+        if old is None and not self._stale:
+            self._whole = piece if self._whole is None else fold(self._whole, piece)
+        else:
+            self._stale = True
+
+    def bar(self) -> Bar | None:
+        """The minute's bar; None without ticks."""
+        if self._stale:
+            self._whole = None
+            for part in self.pieces.values():
+                self._whole = part if self._whole is None else fold(self._whole, part)
+            self._stale = False
+        return None if self._whole is None else self._whole.bar
 
 
 _MAX_PAGES: Final = 4096
@@ -113,13 +154,6 @@ _MAX_PAGES: Final = 4096
 
 def _hour(minute: int) -> int:
     return ROLLUPS["1m"].page_start(minute)
-
-
-@dataclass(slots=True)
-class _Minute:
-    read_at: float
-    pieces: dict[str, Piece]
-    """By block sort key."""
 
 
 class MinuteMemory:
@@ -140,7 +174,8 @@ class MinuteMemory:
         self._reread_s = reread_s
         self._clock = clock
         self._versions: dict[tuple[str, int], int] = {}
-        self._minutes: OrderedDict[tuple[str, int], _Minute] = OrderedDict()
+        self._minutes: OrderedDict[tuple[str, int], tuple[Minute, int]] = OrderedDict()
+        """Each with the pieces it held when kept (what `_held` counts)."""
         self._held = 0
 
     def now(self) -> float:
@@ -149,18 +184,18 @@ class MinuteMemory:
 
     def recall(
         self, symbol: str, hour: int, version: int, minutes: Iterable[int]
-    ) -> dict[int, tuple[float, dict[str, Piece]]]:
-        """The read time and pieces of those `minutes` of `symbol`'s 1m page `hour` that are
-        remembered and fresh, if the page is still at `version` (copies: the caller changes
-        them)."""
+    ) -> dict[int, Minute]:
+        """Those `minutes` of `symbol`'s 1m page `hour` that are remembered and fresh, if the
+        page is still at `version`. They are the memory's own: adding a stored block's piece to
+        one keeps it true whether or not the page is then written."""
         if self._versions.get((symbol, hour)) != version:
             return {}
         now = self._clock()
-        found: dict[int, tuple[float, dict[str, Piece]]] = {}
+        found: dict[int, Minute] = {}
         for minute in minutes:
-            held = self._minutes.get((symbol, minute))
+            held, _ = self._minutes.get((symbol, minute), (None, 0))
             if held is not None and now - held.read_at <= self._reread_s:
-                found[minute] = (held.read_at, dict(held.pieces))
+                found[minute] = held
         return found
 
     def keep(
@@ -170,19 +205,19 @@ class MinuteMemory:
         *,
         based_on: int,
         version: int,
-        minutes: Mapping[int, tuple[float, dict[str, Piece]]],
+        minutes: Mapping[int, Minute],
     ) -> None:
-        """Remember `minutes` (read time, pieces) after the page went from `based_on` to
-        `version`; what was remembered of the page survives only if it was at `based_on`."""
+        """Remember `minutes` after the page went from `based_on` to `version`; what was
+        remembered of the page survives only if it was at `based_on`."""
         key = (symbol, hour)
         if self._versions.get(key) != based_on:
             for stale in [k for k in self._minutes if k[0] == symbol and _hour(k[1]) == hour]:
                 self._forget(stale)
         self._versions[key] = version
-        for minute, (read_at, held) in minutes.items():
+        for minute, held in minutes.items():
             self._forget((symbol, minute))
-            self._minutes[(symbol, minute)] = _Minute(read_at, held)
-            self._held += len(held)
+            self._minutes[(symbol, minute)] = (held, len(held.pieces))
+            self._held += len(held.pieces)
         while self._held > self._max_pieces and self._minutes:
             self._forget(next(iter(self._minutes)))
         if len(self._versions) > _MAX_PAGES:
@@ -190,6 +225,5 @@ class MinuteMemory:
             self._versions = {k: v for k, v in self._versions.items() if k in live}
 
     def _forget(self, key: tuple[str, int]) -> None:
-        held = self._minutes.pop(key, None)
-        if held is not None:
-            self._held -= len(held.pieces)
+        _, counted = self._minutes.pop(key, (None, 0))
+        self._held -= counted

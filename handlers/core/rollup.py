@@ -26,7 +26,7 @@ from handlers.core.bartable import BarTable
 from handlers.core.blocks import BLOCK_SPAN_MS, MAX_TIMESTAMP, Block, sort_key
 from handlers.core.encoding import DecodeError, EncodedTick
 from handlers.core.errors import MarketStreamError
-from handlers.core.minutes import MinuteMemory, Piece, minute_bar, pieces
+from handlers.core.minutes import Minute, MinuteMemory, Piece, pieces
 from handlers.core.reading import BlockSource
 
 __all__ = ["ATTEMPTS", "RollupConflict", "RollupService", "Touched"]
@@ -129,14 +129,15 @@ class RollupService:
             # no other recompute wrote in between, and then these blocks are at least as new.
             page = known if attempt == 0 else table.page(symbol, "1m", hour)
             held = self._memory.recall(symbol, hour, page.version, minutes)
-            for minute, (_, remembered) in held.items():
-                remembered.update(fresh.get(minute, {}))
+            for minute, remembered in held.items():
+                for sk, piece in fresh.get(minute, {}).items():
+                    remembered.add(sk, piece)
             unknown = [minute for minute in minutes if minute not in held]
             for first, last in _runs(unknown) if unknown else ():
                 held.update(self._read(symbol, first, last))
             bars = {start: bar for start, bar in page.bars.items() if start not in minutes}
             for minute in minutes:
-                bar = minute_bar(minute, held[minute][1].values())
+                bar = held[minute].bar()
                 if bar is not None:
                     bars[minute] = bar
             updated = Page("1m", hour, page.version + 1, bars)
@@ -154,15 +155,11 @@ class RollupService:
                 return updated
         raise RollupConflict(f"1m page {hour} of {symbol} kept changing")
 
-    def _read(
-        self, symbol: str, first: int, last: int
-    ) -> dict[int, tuple[float, dict[str, Piece]]]:
+    def _read(self, symbol: str, first: int, last: int) -> dict[int, Minute]:
         """Every block's pieces of the minutes `first`..`last`, read back from the tick table."""
         read_at = self._memory.now()
         end = last + MINUTE - 1
-        found: dict[int, tuple[float, dict[str, Piece]]] = {
-            minute: (read_at, {}) for minute in range(first, last + 1, MINUTE)
-        }
+        found = {minute: Minute(read_at) for minute in range(first, last + 1, MINUTE)}
         blocks = self._blocks().blocks(
             symbol,
             sort_key(max(0, first - BLOCK_SPAN_MS + 1)),
@@ -177,7 +174,7 @@ class RollupService:
                 _skip_undecodable(block, exc)
                 continue
             for minute, piece in pieces(block.sk, ticks, first, end).items():
-                found[minute][1][block.sk] = piece
+                found[minute].add(block.sk, piece)
         return found
 
     def _fold(
