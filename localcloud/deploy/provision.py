@@ -37,6 +37,7 @@ __all__ = [
     "ACCEPTED",
     "ACCOUNT_ID",
     "EMULATED",
+    "MOTO_ACCESS_KEY",
     "LocalProvider",
     "invoke_arn_function",
     "moto_session",
@@ -121,10 +122,14 @@ def invoke_arn_function(uri: str) -> str:
     return uri
 
 
+MOTO_ACCESS_KEY: Final = "localcloud"
+"""The fake access key of every client of moto (moto answers all of them as one account)."""
+
+
 def moto_session(region: str) -> boto3.session.Session:
     """A boto3 session with fake credentials, apart from any the user has configured."""
     return boto3.session.Session(
-        aws_access_key_id="localcloud",
+        aws_access_key_id=MOTO_ACCESS_KEY,
         aws_secret_access_key="localcloud",  # noqa: S106 - moto accepts anything
         region_name=region,
     )

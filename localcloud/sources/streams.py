@@ -11,14 +11,14 @@ retries, or once a record is older than `maximumRecordAgeInSeconds`, the batch's
 sequence range, never the records) goes to the on-failure destination and the shard moves on.
 Nothing is skipped without a count in the stats and a log line.
 
-Records come from moto's DynamoDB Streams API and are delivered the way Lambda delivers them:
-JSON-shaped, so binary attribute values are base64 strings and times are epoch seconds.
+Records come from moto's DynamoDB Streams API as its JSON answer (`records.RecordReader`) and are
+delivered the way Lambda delivers them: binary attribute values base64 strings, times epoch
+seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import logging
@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from localcloud.deploy.program import Resource
+from localcloud.deploy.provision import MOTO_ACCESS_KEY
 from localcloud.sources.base import Clients, MappingSettings, Poller
+from localcloud.sources.records import RecordReader, event_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -41,7 +43,6 @@ __all__ = [
     "StreamPoller",
     "failure_destination",
     "stream_poller",
-    "wire_record",
 ]
 
 _log = logging.getLogger("localcloud.sources.streams")
@@ -55,32 +56,6 @@ IDLE_MAX_S: Final = 0.25
 _MAX_GET_RECORDS: Final = 1000
 _BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
 """Pause before each retry of a failed batch (short: tests wait for exhausted retries)."""
-
-
-def _wire(value: Any) -> Any:
-    """A parsed attribute value back in DynamoDB's JSON wire format (binary as base64 text)."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_wire(item) for item in value]
-    return value
-
-
-def wire_record(record: Mapping[str, Any], *, region: str, source_arn: str) -> dict[str, Any]:
-    """A boto3-parsed stream record as Lambda puts it in the event (JSON types only)."""
-    event: dict[str, Any] = _wire(dict(record))
-    stream = event.get("dynamodb") or {}
-    created = stream.get("ApproximateCreationDateTime")
-    if isinstance(created, dt.datetime):
-        stream["ApproximateCreationDateTime"] = int(created.timestamp())
-    event["dynamodb"] = stream
-    event["awsRegion"] = region  # moto writes us-east-1 whatever the region
-    event["eventSourceARN"] = source_arn
-    event.setdefault("eventSource", "aws:dynamodb")
-    event.setdefault("eventVersion", "1.1")
-    return event
 
 
 @dataclass
@@ -117,6 +92,7 @@ class StreamPoller(Poller):
         settings: MappingSettings,
         *,
         client: DynamoDBStreamsClient,
+        records: RecordReader,
         bisect: bool,
         max_retries: int,
         max_record_age_s: float,
@@ -124,6 +100,7 @@ class StreamPoller(Poller):
     ) -> None:
         super().__init__(settings)
         self._client = client
+        self._records = records
         self._bisect = bisect
         self._max_retries = max_retries  # -1: until the record expires (AWS's default)
         self._max_age_s = max_record_age_s  # <= 0: no limit
@@ -158,18 +135,16 @@ class StreamPoller(Poller):
         if shard.iterator is None:
             return 0
         answer = await asyncio.to_thread(
-            self._client.get_records, ShardIterator=shard.iterator, Limit=_MAX_GET_RECORDS
+            self._records.get_records, shard.iterator, _MAX_GET_RECORDS
         )
         shard.iterator = answer.get("NextShardIterator")
         raw = answer.get("Records", [])
         precise = {
-            _sequence(r): created.timestamp()
+            _sequence(r): float(created)
             for r in raw
-            if isinstance(
-                created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), dt.datetime
-            )
+            if isinstance(created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), int | float)
         }
-        records = [wire_record(r, region=self._region, source_arn=self._arn) for r in raw]
+        records = [event_record(r, region=self._region, source_arn=self._arn) for r in raw]
         kept = self._matching(records)  # dropped ones are checkpointed past
         for record in kept:
             sequence = _sequence(record)
@@ -343,9 +318,13 @@ def stream_poller(
         destination = failure_destination(str(target), sqs=clients("sqs"), sns=clients("sns"))
     retries = inputs.get("maximumRetryAttempts")
     age = inputs.get("maximumRecordAgeInSeconds")
+    client = clients("dynamodbstreams")
     return StreamPoller(
         settings,
-        client=clients("dynamodbstreams"),
+        client=client,
+        records=RecordReader(
+            client.meta.endpoint_url, region=client.meta.region_name, access_key=MOTO_ACCESS_KEY
+        ),
         bisect=bool(inputs.get("bisectBatchOnFunctionError")),
         max_retries=int(retries) if retries is not None else -1,
         max_record_age_s=float(age) if age is not None and age >= 0 else 0.0,

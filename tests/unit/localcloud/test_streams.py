@@ -2,40 +2,40 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from localcloud.sources.filters import matches_filters
-from localcloud.sources.streams import wire_record
+from localcloud.sources.records import event_record
 
 NEW_TICKS = [json.loads('{"eventName": ["INSERT", "MODIFY"]}')]
 
 
-def test_a_parsed_record_goes_back_to_lambdas_json_shape() -> None:
-    # GIVEN a record as boto3 parses it (binary as bytes, time as datetime, moto's region)
-    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+def test_a_get_records_record_goes_into_the_event_as_moto_wrote_it() -> None:
+    # GIVEN a record of a GetRecords answer (binary as base64 text, time as epoch seconds with
+    # microseconds, moto's region)
     record = {
         "eventID": "e1",
         "eventName": "INSERT",
         "awsRegion": "us-east-1",
         "dynamodb": {
             "Keys": {"symbol": {"S": "AAPL"}},
-            "NewImage": {"b": {"B": b"\x00\xff"}, "l": {"L": [{"BS": [b"a"]}]}},
+            "NewImage": {"b": {"B": "AP8="}, "l": {"L": [{"BS": ["YQ=="]}]}},
             "SequenceNumber": "7",
-            "ApproximateCreationDateTime": created,
+            "ApproximateCreationDateTime": 1767225600.123456,
         },
     }
     # WHEN it is put in an event
-    event = wire_record(record, region="eu-west-1", source_arn="arn:stream")
-    # THEN binary is base64 text, time is epoch seconds, region and source are the mapping's
-    assert event["dynamodb"]["NewImage"] == {"b": {"B": "AP8="}, "l": {"L": [{"BS": ["YQ=="]}]}}
-    assert event["dynamodb"]["ApproximateCreationDateTime"] == int(created.timestamp())
+    event = event_record(record, region="eu-west-1", source_arn="arn:stream")
+    # THEN the attribute values are untouched, time is whole seconds, region and source are the
+    # mapping's, and the answer's record is left as it was
+    assert event["dynamodb"]["NewImage"] == record["dynamodb"]["NewImage"]  # type: ignore[index]
+    assert event["dynamodb"]["ApproximateCreationDateTime"] == 1767225600
+    assert record["dynamodb"]["ApproximateCreationDateTime"] == 1767225600.123456  # type: ignore[index]
     assert (event["awsRegion"], event["eventSourceARN"], event["eventSource"]) == (
         "eu-west-1",
         "arn:stream",
         "aws:dynamodb",
     )
-    json.dumps(event)  # JSON all the way down
 
 
 def test_filters_match_like_lambdas_event_filtering() -> None:

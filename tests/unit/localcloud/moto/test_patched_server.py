@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from localcloud.moto.server import MotoServer
+from localcloud.sources.records import GetRecordsError, RecordReader
 
 REGION = "us-east-1"
 # Two partitions; AAA has 50 items (two BatchWriteItem calls of 25), BBB 10.
@@ -317,3 +318,40 @@ def test_cloudwatch_distributions_answer_percentiles(patched_moto: str) -> None:
     )["Datapoints"]
     assert [p["ExtendedStatistics"] for p in points] == [{"p99": 99.0, "p10": 10.0}]
     assert points[0]["SampleCount"] == 100.0
+
+
+def test_the_record_reader_gets_the_records_botocore_gets(patched_moto: str) -> None:
+    """GIVEN a table with a stream and a write holding binary WHEN its shard is read with the
+    local cloud's RecordReader and with boto3 THEN the records are the same, the reader's in
+    the wire's JSON; a bad iterator is a GetRecordsError naming moto's error."""
+    dynamodb, streams = _client(patched_moto, "dynamodb"), _client(patched_moto, "dynamodbstreams")
+    arn = dynamodb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "symbol", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "symbol", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.put_item(TableName="streamed", Item={"symbol": {"S": "AAA"}, "b": {"B": b"\x00\xff"}})
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def iterator() -> str:
+        return str(
+            streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        )
+
+    reader = RecordReader(patched_moto, region=REGION, access_key="testing")
+    raw = reader.get_records(iterator(), 100)["Records"]
+    parsed = streams.get_records(ShardIterator=iterator(), Limit=100)["Records"]
+    assert len(raw) == len(parsed) == 1
+    assert raw[0]["dynamodb"]["NewImage"] == {"symbol": {"S": "AAA"}, "b": {"B": "AP8="}}
+    created = parsed[0]["dynamodb"].pop("ApproximateCreationDateTime")
+    assert raw[0]["dynamodb"].pop("ApproximateCreationDateTime") == pytest.approx(
+        created.timestamp(), abs=0.001
+    )
+    parsed[0]["dynamodb"]["NewImage"]["b"]["B"] = "AP8="
+    assert raw == parsed
+    with pytest.raises(GetRecordsError, match="400"):
+        reader.get_records("not-an-iterator", 100)
