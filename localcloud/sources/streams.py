@@ -54,6 +54,7 @@ IDLE_MAX_S: Final = 0.25
 """Longest pause of an idle shard (Lambda's own period); a function's write ends it at once
 (`localcloud.sources.wakeup`)."""
 _MAX_GET_RECORDS: Final = 1000
+_CREATED: Final = "ApproximateCreationDateTime"
 _BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
 """Pause before each retry of a failed batch (short: tests wait for exhausted retries)."""
 
@@ -142,7 +143,9 @@ class StreamPoller(Poller):
         precise = {
             _sequence(r): float(created)
             for r in raw
-            if isinstance(created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), int | float)
+            if isinstance(
+                created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), int | float
+            )
         }
         records = [event_record(r, region=self._region, source_arn=self._arn) for r in raw]
         kept = self._matching(records)  # dropped ones are checkpointed past
