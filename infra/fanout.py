@@ -134,7 +134,7 @@ class FanoutPath(pulumi.ComponentResource):
             event_source_arn=args.stream_arn,
             function_name=self.fanout_function.arn,
             starting_position="LATEST",
-            batch_size=config.stream_batch_size,
+            batch_size=config.fanout_batch_size,
             maximum_batching_window_in_seconds=config.fanout_batch_window_s,
             # A failing record is isolated by halving the batch, so the rest of it moves on.
             bisect_batch_on_function_error=True,

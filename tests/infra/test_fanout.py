@@ -48,12 +48,12 @@ def test_fanout_consumer_mapping_is_bounded_and_reports_partial_failures(
     mapping = stack_run.one(MAPPING, "fanout-consumer-source").inputs
     consumer = _function(stack_run, "handlers.fanout.handler")
     failures = stack_run.one(QUEUE, "fanout-failures")
-    retries, age, size = {"dev": (3, 3600, 100), "prod": (5, 7200, 200)}[stack_run.stack]
+    retries, age = {"dev": (3, 3600), "prod": (5, 7200)}[stack_run.stack]
     assert mapping["eventSourceArn"] == _stream_arn(stack_run)
     assert mapping["functionName"] == consumer.outputs["arn"]
     assert mapping["startingPosition"] == "LATEST"
-    assert mapping["batchSize"] == size
     # A second of blocks per batch: the rollups cost writes per symbol and batch.
+    assert mapping["batchSize"] == 1_000
     assert mapping["maximumBatchingWindowInSeconds"] == 1
     assert mapping["bisectBatchOnFunctionError"] is True
     assert mapping["maximumRetryAttempts"] == retries
