@@ -299,8 +299,19 @@ class Workload:
 
     @property
     def rollup_minute_bytes(self) -> float:
-        """Bytes of one symbol's blocks a recompute reads: half a minute's, on average."""
+        """Bytes of one symbol's blocks a full read of its minute returns, 30 s into it."""
         return 0.5 * 60 * self.requests_per_s * self.item_bytes
+
+    @property
+    def rollup_full_reads_per_s(self) -> float:
+        """Minutes read back in full per second. The consumer's minute memory answers every
+        other recompute: a busy symbol's minute is read when first touched (nearly empty) and
+        again 30 s in (docs/storage.md, "Bars"); a symbol recomputed less than twice a minute
+        is read at every recompute."""
+        symbols = self.symbols_per_request
+        batches = self.requests_per_s * symbols / self.fanout_records_per_invocation
+        per_symbol = batches * self.rollup_symbols_per_batch / symbols
+        return symbols * min(per_symbol, 2.0 / 60.0)
 
     @property
     def item_bytes(self) -> int:
@@ -504,15 +515,17 @@ def estimate(w: Workload, p: Prices = PRICES) -> CostEstimate:
         items.append(LineItem("SNS", "publishes", sns, "requests", sns * p.sns_publish))
         if w.rollups:
             # Per symbol of a batch: its 1m, 5m, 1h and 1d pages rewritten (conditional puts)
-            # and its mark raised; read first, strongly consistent: the four pages, and the
-            # touched minute's blocks (the bars are recomputed from them, not incremented).
+            # and its mark raised; read first, strongly consistent: the four pages. The touched
+            # minute's blocks are read back only when the minute memory cannot answer: twice a
+            # minute per busy symbol, once nearly empty and once half full.
             recomputes = batches * w.rollup_symbols_per_batch
             wru = recomputes * (4 * write_units(w.bar_page_bytes) + 1)
             items.append(LineItem("DynamoDB", "rollup writes", wru, "WRU", wru * p.dynamodb_wru))
-            per_recompute = 4 * read_units(w.bar_page_bytes, consistent=True) + read_units(
-                math.ceil(w.rollup_minute_bytes), consistent=True
-            )
-            rru = recomputes * per_recompute
+            full_reads = w.rollup_full_reads_per_s * month
+            rru = recomputes * 4 * read_units(w.bar_page_bytes, consistent=True) + full_reads * (
+                read_units(w.item_bytes, consistent=True)
+                + read_units(math.ceil(w.rollup_minute_bytes), consistent=True)
+            ) / 2
             items.append(LineItem("DynamoDB", "rollup reads", rru, "RRU", rru * p.dynamodb_rru))
         if w.subscribers > 0:
             delivered = blocks * w.subscriber_match_share * w.subscribers
