@@ -522,10 +522,15 @@ def estimate(w: Workload, p: Prices = PRICES) -> CostEstimate:
             wru = recomputes * (4 * write_units(w.bar_page_bytes) + 1)
             items.append(LineItem("DynamoDB", "rollup writes", wru, "WRU", wru * p.dynamodb_wru))
             full_reads = w.rollup_full_reads_per_s * month
-            rru = recomputes * 4 * read_units(w.bar_page_bytes, consistent=True) + full_reads * (
-                read_units(w.item_bytes, consistent=True)
-                + read_units(math.ceil(w.rollup_minute_bytes), consistent=True)
-            ) / 2
+            rru = (
+                recomputes * 4 * read_units(w.bar_page_bytes, consistent=True)
+                + full_reads
+                * (
+                    read_units(w.item_bytes, consistent=True)
+                    + read_units(math.ceil(w.rollup_minute_bytes), consistent=True)
+                )
+                / 2
+            )
             items.append(LineItem("DynamoDB", "rollup reads", rru, "RRU", rru * p.dynamodb_rru))
         if w.subscribers > 0:
             delivered = blocks * w.subscriber_match_share * w.subscribers
