@@ -90,15 +90,14 @@ class RollupService:
                 return first
         return None
 
-    def roll(self, symbol: str, minutes: Iterable[int] | Mapping[int, dict[str, Piece]]) -> None:
-        """Recompute the bars of `minutes` (minute starts) and every coarser bar holding them.
+    def roll(self, symbol: str, fresh: Mapping[int, dict[str, Piece]]) -> None:
+        """Recompute the bars of the minutes in `fresh` and every coarser bar holding them.
 
-        Given as a mapping, it holds a batch's pieces of each minute by block sort key: blocks a
+        `fresh` holds, per minute start, the batch's pieces of it by block sort key: what a
         remembered minute is brought up to date with.
         """
-        fresh = minutes if isinstance(minutes, Mapping) else {}
         hours: dict[int, list[int]] = {}
-        for minute in sorted(set(minutes)):
+        for minute in sorted(fresh):
             hours.setdefault(ROLLUPS["1m"].page_start(minute), []).append(minute)
         # Every page this can write, read at once (one call): a 1m page before its blocks, as
         # the version argument needs; the coarser ones any time, as they compare source versions.
