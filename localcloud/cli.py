@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from cliargs import UsageParser, usage_error
+from localcloud import interpreter
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.deploy.stackconfig import parse_override
 from localcloud.errors import LocalCloudError
-from localcloud.moto.process import SWITCH_INTERVAL_S
 
 __all__ = ["EXIT_USAGE", "READY_PREFIX", "main"]
 
@@ -202,6 +202,7 @@ async def _up(args: argparse.Namespace, began: float) -> int:
         await cloud.start()
         cloud.write_files(outputs, args.state or outputs.with_name("state.json"))
         _print_endpoints(cloud, args)
+        interpreter.freeze_startup()
         print(f"{READY_PREFIX} in {time.monotonic() - began:.2f} s (Ctrl-C stops)", flush=True)
         await stop.wait()
     finally:
@@ -223,8 +224,8 @@ def main(argv: Sequence[str]) -> int:
             return usage_error("localcloud insights", exc)
         print_result(definition, result, as_json=args.json)
         return 0
-    # The event loop and the Lambda threads share one GIL: hand it over quickly (see motoproc).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # The event loop and the Lambda threads share one GIL and a heap that grows at start-up.
+    interpreter.tune()
     logging.basicConfig(
         level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
     )

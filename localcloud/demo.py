@@ -24,6 +24,7 @@ from typing import IO, Any, Final
 from rich.console import Console
 
 from infra.outputs import CLOUDWATCH_DASHBOARD_URL, TABLE_NAME
+from localcloud import interpreter
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.metrics.report import Figure, report_table, run_figures
 
@@ -180,6 +181,7 @@ async def run_demo(options: CloudOptions, settings: DemoSettings) -> int:
     with handler_log.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         async with LocalCloud(options) as cloud:
             cloud.write_files(outputs, state)
+            interpreter.freeze_startup()
             print(
                 f"localcloud demo: stack {options.stack} up in {cloud.startup_s:.2f} s on"
                 f" {cloud.gateway_url} (moto {cloud.moto_endpoint}); outputs {outputs}",

@@ -10,16 +10,16 @@ served, patched.
 The process's own settings, tuned for the local cloud's load:
 
 - Python's cyclic GC pauses 130-230 ms once moto holds many items (docs/architecture.md,
-  Pitfalls): thresholds raised, and everything that exists after start-up frozen.
+  Pitfalls): thresholds raised, and everything that exists after start-up frozen
+  (`localcloud.interpreter`, as in the gateway's process).
 - werkzeug logs every request line to stderr: silenced (CPU, and a full pipe would block moto).
-- The GIL is handed over every `SWITCH_INTERVAL_S`, not every 5 ms.
+- The GIL is handed over every `interpreter.SWITCH_INTERVAL_S`, not every 5 ms.
 - moto's own `MOTO_DISABLE_GLOBAL_CORS` setting is on: CORS headers are for a browser calling
   moto, and no page calls it (they call the gateway); they cost ~2% of moto's CPU per request.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -28,14 +28,11 @@ import threading
 from typing import Final
 
 from cliargs import usage_error
+from localcloud import interpreter
 from localcloud.moto import patches
 
-__all__ = ["EXIT_REFUSED", "PORT_PREFIX", "REFUSED_PREFIX", "SWITCH_INTERVAL_S", "main"]
+__all__ = ["EXIT_REFUSED", "PORT_PREFIX", "REFUSED_PREFIX", "main"]
 
-SWITCH_INTERVAL_S: Final = 0.0005
-"""GIL hand-over interval. At the default 5 ms, a thread returning from a socket call waits up to
-5 ms for the GIL while another thread computes; a request makes several such calls, so latency
-convoys long before the CPU is busy. (Same setting in the gateway process.)"""
 PORT_PREFIX: Final = "PORT "
 """The line the parent waits for (readiness), followed by the port number."""
 REFUSED_PREFIX: Final = "REFUSED "
@@ -50,10 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     Arguments: names of patches to leave out (`python -m bench.moto_query` measures that way).
     """
     without = sys.argv[1:] if argv is None else argv
-    # Young-generation collections every 100k allocations instead of 700: far fewer full passes.
-    gc.set_threshold(100_000, 50, 100)
+    interpreter.tune()
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"  # read when moto's settings are imported
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
         warning = patches.apply(without)
@@ -68,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    # After start-up, every object that exists now lives forever: keep the GC from scanning them.
-    gc.collect()
-    gc.freeze()
+    interpreter.freeze_startup()  # what exists now lives until the process ends
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
