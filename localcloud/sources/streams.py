@@ -51,8 +51,8 @@ POLL_INTERVAL_S: Final = 0.05
 Lambda polls 4 times a second; faster here, as moto is local and the latency benchmark measures
 the emulation, not the poll period."""
 IDLE_MAX_S: Final = 0.25
-"""Longest pause of an idle shard (Lambda's own period); a function's write ends it at once
-(`localcloud.sources.wakeup`)."""
+"""Longest pause of an idle shard (Lambda's own period); a function's write ends it, though not
+sooner than `POLL_INTERVAL_S` after the last poll (`localcloud.sources.wakeup`)."""
 _MAX_GET_RECORDS: Final = 1000
 _CREATED: Final = "ApproximateCreationDateTime"
 _BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
