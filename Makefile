@@ -20,8 +20,14 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # Exactly what uv.lock says (`--locked` fails if pyproject.toml and the lock disagree).
+# The client's install test puts ./client into an empty venv offline, at the locked versions
+# (constraints.txt): the resolver needs those wheels' metadata in uv's cache, which `uv sync`
+# does not fetch, so `pip compile` fetches it here, where the registry may be reached.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --quiet --python "$$(command -v $(PYTHON))"
+	$(UV) export --frozen --quiet --no-hashes --no-emit-project --no-emit-local -o $(TOOLS)/constraints.txt
+	$(UV) pip compile --quiet --python "$$(command -v $(PYTHON))" client/pyproject.toml \
+		-c $(TOOLS)/constraints.txt -o /dev/null
 	@touch $@
 
 # Re-resolve after editing pyproject.toml; the layer's pins follow the lock.

@@ -15,6 +15,8 @@ from tests.functional.ticks import new_symbol
 
 UV = ROOT / ".tools" / "bin" / "uv"
 """The uv `make venv` installs; `--offline` takes the packages from its cache (no network)."""
+CONSTRAINTS = ROOT / ".tools" / "constraints.txt"
+"""The lock's versions (`make venv` writes it and puts their metadata in uv's cache)."""
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -32,8 +34,9 @@ def test_the_client_installs_alone_and_its_cli_reads_the_local_cloud(
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
     installed = _run(
-        UV, "pip", "install", "--quiet", "--offline", "--python", python, ROOT / "client"
-    )
+        UV, "pip", "install", "--quiet", "--offline", "--python", python, ROOT / "client",
+        "-c", CONSTRAINTS,
+    )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
     # THEN none of the stack's dependencies came with it
     probe = (

@@ -143,7 +143,7 @@ async def test_bad_fault_settings_are_a_400_naming_the_field_and_change_nothing(
 def settings_of(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The modes' settings without their counters (functions keep calling DynamoDB meanwhile)."""
     return {
-        name: {k: v for k, v in mode.items() if k not in ("injected", "passed")}
+        name: {k: v for k, v in mode.items() if k not in ("injected", "passed", "by_function")}
         for name, mode in snapshot.items()
         if isinstance(mode, dict)
     }
