@@ -17,6 +17,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
+from bench.moto_query import create_tick_table
 from cliargs import UsageParser
 from localcloud.moto.server import MotoServer
 
@@ -52,17 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         endpoint = server.wait_ready()
-        boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "symbol", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "symbol", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        create_tick_table(
+            boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1"), "t"
         )
         clients = {
             name: boto3.client(

@@ -27,7 +27,7 @@ from handlers.core.encoding import encode_block
 from handlers.core.models import Tick
 from localcloud.moto.server import MotoServer
 
-__all__ = ["main"]
+__all__ = ["create_tick_table", "main"]
 
 _VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("moto's serializer", ("fast_item_answers",)),
@@ -45,10 +45,10 @@ def _client(endpoint: str) -> Any:
     )
 
 
-def _seed(dynamodb: Any, items: int) -> None:
-    """`items` one-tick blocks of one symbol, a millisecond apart, in the handlers' layout."""
+def create_tick_table(dynamodb: Any, name: str) -> None:
+    """A table with the tick table's keys (`symbol`, `sk`), on demand."""
     dynamodb.create_table(
-        TableName="ticks",
+        TableName=name,
         KeySchema=[
             {"AttributeName": "symbol", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -59,6 +59,11 @@ def _seed(dynamodb: Any, items: int) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def _seed(dynamodb: Any, items: int) -> None:
+    """`items` one-tick blocks of one symbol, a millisecond apart, in the handlers' layout."""
+    create_tick_table(dynamodb, "ticks")
     start = 1_780_000_000_000
     blocks = []
     for n in range(items):
