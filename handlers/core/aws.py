@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["dynamodb", "management_api", "secretsmanager", "sns", "sqs"]
+__all__ = ["CLIENT_CONFIG", "dynamodb", "management_api", "secretsmanager", "sns", "sqs"]
 
 # The store retries with its own backoff and spills after that; botocore's retries would
 # multiply the wait, so keep them to one quick retry per call with short timeouts.
-_CONFIG = Config(
+CLIENT_CONFIG = Config(
     # total_max_attempts counts the first call; max_attempts would count retries only.
     retries={"total_max_attempts": 2, "mode": "standard"},
     connect_timeout=2,
@@ -34,25 +34,25 @@ _CONFIG = Config(
 @cache
 def dynamodb() -> DynamoDBClient:
     """The process's DynamoDB client."""
-    return boto3.client("dynamodb", config=_CONFIG)
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
 @cache
 def sqs() -> SQSClient:
     """The process's SQS client."""
-    return boto3.client("sqs", config=_CONFIG)
+    return boto3.client("sqs", config=CLIENT_CONFIG)
 
 
 @cache
 def secretsmanager() -> SecretsManagerClient:
     """The process's Secrets Manager client."""
-    return boto3.client("secretsmanager", config=_CONFIG)
+    return boto3.client("secretsmanager", config=CLIENT_CONFIG)
 
 
 @cache
 def sns() -> SNSClient:
     """The process's SNS client."""
-    return boto3.client("sns", config=_CONFIG)
+    return boto3.client("sns", config=CLIENT_CONFIG)
 
 
 class ManagementApi(Protocol):
@@ -67,5 +67,7 @@ class ManagementApi(Protocol):
 def management_api(endpoint_url: str) -> ManagementApi:
     """The process's client of a WebSocket stage's `@connections` API at `endpoint_url`."""
     # No boto3-stubs extra for this service: the Protocol names what the broadcaster uses.
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONFIG)
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=endpoint_url, config=CLIENT_CONFIG
+    )
     return cast(ManagementApi, client)

@@ -109,11 +109,16 @@ def fold(a: Piece, b: Piece) -> Piece:
     return Piece(opening.first, closing.last, top.high, top.high_at, bottom.low, bottom.low_at, bar)
 
 
-def minute_bar(parts: Iterable[Piece]) -> Bar | None:
-    """The bar of one minute from its pieces, in any order; None without any."""
+def _fold_all(parts: Iterable[Piece]) -> Piece | None:
     whole: Piece | None = None
     for part in parts:
         whole = part if whole is None else fold(whole, part)
+    return whole
+
+
+def minute_bar(parts: Iterable[Piece]) -> Bar | None:
+    """The bar of one minute from its pieces, in any order; None without any."""
+    whole = _fold_all(parts)
     return None if whole is None else whole.bar
 
 
@@ -124,8 +129,8 @@ class Minute:
     read_at: float
     pieces: dict[str, Piece] = field(default_factory=dict)
     """By block sort key."""
-    _whole: Piece | None = None
-    _stale: bool = True
+    _whole: Piece | None = field(default=None, init=False)
+    _stale: bool = field(default=True, init=False)
 
     def add(self, sk: str, piece: Piece) -> None:
         """Take in the piece of block `sk`: a new block folds in, a rewritten one refolds all."""
@@ -141,9 +146,7 @@ class Minute:
     def bar(self) -> Bar | None:
         """The minute's bar; None without ticks."""
         if self._stale:
-            self._whole = None
-            for part in self.pieces.values():
-                self._whole = part if self._whole is None else fold(self._whole, part)
+            self._whole = _fold_all(self.pieces.values())
             self._stale = False
         return None if self._whole is None else self._whole.bar
 

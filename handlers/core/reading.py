@@ -22,6 +22,7 @@ __all__ = [
     "Position",
     "StoredTick",
     "Undecodable",
+    "blocks_holding",
     "iter_ticks",
     "latest",
     "read_page",
@@ -110,6 +111,17 @@ def _block_ticks(
             )
 
 
+def blocks_holding(source: BlockSource, symbol: str, start: int, end: int) -> Iterator[Block]:
+    """The blocks that may hold ticks of `symbol` in [start, end], in ascending sort-key order."""
+    return source.blocks(
+        symbol,
+        sort_key(max(0, start - BLOCK_SPAN_MS + 1)),
+        sort_key(end) + "~",
+        ascending=True,
+        min_last_ts=start,
+    )
+
+
 def iter_ticks(
     source: BlockSource,
     symbol: str,
@@ -127,13 +139,7 @@ def iter_ticks(
     """
     if ascending:
         lower = max(start, after.ts) if after else start
-        blocks = source.blocks(
-            symbol,
-            sort_key(max(0, lower - BLOCK_SPAN_MS + 1)),
-            sort_key(end) + "~",
-            ascending=True,
-            min_last_ts=lower,
-        )
+        blocks = blocks_holding(source, symbol, lower, end)
         heap: list[tuple[Position, StoredTick]] = []
         for block in blocks:
             first = block.first_ts

@@ -23,11 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.core.barpages import MINUTE, ROLLUPS, Page, Rollup, encode_page
 from handlers.core.bars import merge_bars
 from handlers.core.bartable import BarTable
-from handlers.core.blocks import BLOCK_SPAN_MS, MAX_TIMESTAMP, Block, sort_key
+from handlers.core.blocks import MAX_TIMESTAMP, Block
 from handlers.core.encoding import DecodeError, EncodedTick
 from handlers.core.errors import MarketStreamError
 from handlers.core.minutes import Minute, MinuteMemory, Piece, pieces
-from handlers.core.reading import BlockSource
+from handlers.core.reading import BlockSource, blocks_holding
 
 __all__ = ["ATTEMPTS", "RollupConflict", "RollupService", "Touched"]
 
@@ -159,14 +159,7 @@ class RollupService:
         read_at = self._memory.now()
         end = last + MINUTE - 1
         found = {minute: Minute(read_at) for minute in range(first, last + 1, MINUTE)}
-        blocks = self._blocks().blocks(
-            symbol,
-            sort_key(max(0, first - BLOCK_SPAN_MS + 1)),
-            sort_key(end) + "~",
-            ascending=True,
-            min_last_ts=first,
-        )
-        for block in blocks:
+        for block in blocks_holding(self._blocks(), symbol, first, end):
             try:
                 ticks = block.ticks()
             except DecodeError as exc:

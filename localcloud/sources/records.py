@@ -17,9 +17,11 @@ from typing import Any, Final
 
 import urllib3
 
-__all__ = ["GetRecordsError", "RecordReader", "event_record"]
+__all__ = ["CREATED", "GetRecordsError", "RecordReader", "event_record"]
 
 _TARGET: Final = "DynamoDBStreams_20120810.GetRecords"
+CREATED: Final = "ApproximateCreationDateTime"
+"""A record's write time in epoch seconds (microseconds in moto's answer, whole in the event)."""
 
 
 class GetRecordsError(Exception):
@@ -61,9 +63,9 @@ def event_record(record: Mapping[str, Any], *, region: str, source_arn: str) -> 
     the creation time in whole seconds."""
     event = dict(record)
     stream = dict(event.get("dynamodb") or {})
-    created = stream.get("ApproximateCreationDateTime")
+    created = stream.get(CREATED)
     if isinstance(created, int | float):
-        stream["ApproximateCreationDateTime"] = int(created)
+        stream[CREATED] = int(created)
     event["dynamodb"] = stream
     event["awsRegion"] = region  # moto writes us-east-1 whatever the region
     event["eventSourceARN"] = source_arn

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from localcloud.deploy.program import Resource
 from localcloud.deploy.provision import MOTO_ACCESS_KEY
 from localcloud.sources.base import Clients, MappingSettings, Poller
-from localcloud.sources.records import RecordReader, event_record
+from localcloud.sources.records import CREATED, RecordReader, event_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -54,7 +54,6 @@ IDLE_MAX_S: Final = 0.25
 """Longest pause of an idle shard (Lambda's own period); a function's write ends it, though not
 sooner than `POLL_INTERVAL_S` after the last poll (`localcloud.sources.wakeup`)."""
 _MAX_GET_RECORDS: Final = 1000
-_CREATED: Final = "ApproximateCreationDateTime"
 _BACKOFF_S: Final = (0.05, 0.1, 0.2, 0.4, 0.8)
 """Pause before each retry of a failed batch (short: tests wait for exhausted retries)."""
 
@@ -143,9 +142,7 @@ class StreamPoller(Poller):
         precise = {
             _sequence(r): float(created)
             for r in raw
-            if isinstance(
-                created := r.get("dynamodb", {}).get("ApproximateCreationDateTime"), int | float
-            )
+            if isinstance(created := r.get("dynamodb", {}).get(CREATED), int | float)
         }
         records = [event_record(r, region=self._region, source_arn=self._arn) for r in raw]
         kept = self._matching(records)  # dropped ones are checkpointed past
@@ -181,7 +178,7 @@ class StreamPoller(Poller):
         oldest_allowed = time.time() - self._max_age_s
         expired = 0
         for record in shard.pending:
-            created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+            created = record.get("dynamodb", {}).get(CREATED)
             if not isinstance(created, int | float) or created >= oldest_allowed:
                 break
             expired += 1
@@ -281,7 +278,7 @@ def _sequence(record: Mapping[str, Any]) -> str:
 
 
 def _arrival(record: Mapping[str, Any]) -> str:
-    created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    created = record.get("dynamodb", {}).get(CREATED)
     if not isinstance(created, int | float):
         return ""
     return dt.datetime.fromtimestamp(created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
